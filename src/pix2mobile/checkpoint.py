@@ -1,0 +1,111 @@
+"""Run directories (`model.safetensors` + `model.json`) and safe loading of foreign `.pth` files.
+
+safetensors holds only tensors, so loading our own checkpoints never runs code; foreign
+pickles go through `torch.load(weights_only=True)`, which refuses anything but tensors and
+plain containers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import pickle
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from . import _io
+from .errors import CheckpointError
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_NAME = "model.safetensors"
+META_NAME = "model.json"
+SCHEMA_VERSION = 1
+
+
+def save_run(run_dir: str | Path, state_dict: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> Path:
+    """Write weights then metadata, each atomically. `meta` must hold family, arch, options."""
+    from safetensors.torch import save_file
+
+    for key in ("family", "arch", "options"):
+        if key not in meta:
+            raise CheckpointError(f"checkpoint metadata lacks '{key}'")
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
+    with _io.atomic_path(run / WEIGHTS_NAME) as tmp:
+        save_file(tensors, str(tmp))
+    _io.write_json(run / META_NAME, {"schema_version": SCHEMA_VERSION, **meta})
+    return run
+
+
+def read_meta(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / META_NAME
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir}: not a run directory (no {META_NAME}); "
+                              "pass a run directory written by `pix2mobile train`, or a .pth with --family/--arch")
+    try:
+        meta = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path}: not valid JSON ({exc})") from None
+    if int(meta.get("schema_version", 0)) > SCHEMA_VERSION:
+        raise CheckpointError(f"{path}: written by a newer pix2mobile (schema {meta['schema_version']})")
+    return meta
+
+
+def load_run(run_dir: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Return (meta, state_dict) of a run directory."""
+    from safetensors.torch import load_file
+
+    meta = read_meta(run_dir)
+    weights = Path(run_dir) / WEIGHTS_NAME
+    if not weights.is_file():
+        raise CheckpointError(f"{run_dir}: has {META_NAME} but no {WEIGHTS_NAME}")
+    try:
+        return meta, load_file(str(weights))
+    except Exception as exc:  # safetensors raises its own error types for corrupt headers
+        raise CheckpointError(f"{weights}: unreadable safetensors file ({exc})") from None
+
+
+def load_pth(path: str | Path) -> dict[str, torch.Tensor]:
+    """Load a foreign `.pth` state dict without ever executing pickled code."""
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"{p}: no such file")
+    try:
+        obj = torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe pickle"
+        raise CheckpointError(f"{p}: refused to load, the pickle holds more than tensors "
+                              f"(weights_only=True said: {first[:160]})") from None
+    except (RuntimeError, EOFError, ValueError) as exc:
+        raise CheckpointError(f"{p}: not a readable PyTorch checkpoint ({str(exc).splitlines()[0][:160]})") from None
+    for wrapper in ("state_dict", "model", "params"):
+        if isinstance(obj, dict) and wrapper in obj and isinstance(obj[wrapper], dict):
+            obj = obj[wrapper]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointError(f"{p}: expected a state dict of tensors, found {type(obj).__name__}")
+    # junyanz saves DataParallel-wrapped nets with a 'module.' prefix.
+    if obj and all(k.startswith("module.") for k in obj):
+        obj = {k[len("module."):]: v for k, v in obj.items()}
+    return dict(obj)
+
+
+def load_state_dict_strict(module: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str = "state dict") -> None:
+    """Load exactly; otherwise one line naming the first mismatching key (and both shapes)."""
+    own = module.state_dict()
+    for key, value in own.items():
+        if key not in state_dict:
+            raise CheckpointError(f"{source}: missing key '{key}' (expected shape {tuple(value.shape)})")
+        got = state_dict[key]
+        if tuple(got.shape) != tuple(value.shape):
+            raise CheckpointError(f"{source}: key '{key}' has shape {tuple(got.shape)}, "
+                                  f"the architecture expects {tuple(value.shape)}")
+    for key in state_dict:
+        if key not in own:
+            raise CheckpointError(f"{source}: unexpected key '{key}' (shape {tuple(state_dict[key].shape)}) "
+                                  "for this architecture: check --family/--arch and its options")
+    module.load_state_dict(dict(state_dict), strict=True)

@@ -1,0 +1,46 @@
+"""The model zoo: one literal registry row per generator variant, keyed "family/arch".
+
+To add a variant: write its module (a plain `nn.Module` plus a `VariantSpec`), add one line to
+`MODELS`, and one test. Names are looked up, never imported from strings; an unknown name
+raises `ConfigError` listing the valid keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ConfigError
+from . import bicyclegan, cyclegan, fast_style, morph
+from .flops import count_macs, count_params, example_inputs
+from .spec import IOSpec, TensorSpec, VariantSpec
+
+MODELS: dict[str, VariantSpec] = {
+    "fast_style/johnson": fast_style.JOHNSON,
+    "fast_style/lite": fast_style.LITE,
+    "cyclegan/resnet_9blocks": cyclegan.RESNET_9BLOCKS,
+    "cyclegan/resnet_6blocks": cyclegan.RESNET_6BLOCKS,
+    "cyclegan/vgg_unet": cyclegan.VGG_UNET,
+    "bicyclegan/unet_128": bicyclegan.UNET_128,
+    "bicyclegan/unet_256": bicyclegan.UNET_256,
+    "morph/mlp": morph.MLP,
+}
+
+
+def list_variants() -> list[str]:
+    return sorted(MODELS)
+
+
+def get_variant(family: str, arch: str) -> VariantSpec:
+    key = f"{family}/{arch}"
+    if key not in MODELS:
+        raise ConfigError(f"unknown model '{key}': choose one of {', '.join(list_variants())}")
+    return MODELS[key]
+
+
+def model_cost(spec: VariantSpec, size: tuple[int, int] = (256, 256), **options: Any) -> dict[str, int]:
+    """Parameters and MACs of the exportable module at `size` (H, W), built with `options`."""
+    module = spec.exportable(spec.create(**options), size).eval()
+    return {"params": count_params(module), "macs": count_macs(module, example_inputs(spec.io, size))}
+
+
+__all__ = ["MODELS", "IOSpec", "TensorSpec", "VariantSpec", "get_variant", "list_variants", "model_cost"]

@@ -1,0 +1,126 @@
+"""What every model family declares, so export, training and apps need no family-specific code.
+
+A `TensorSpec` is the I/O contract of one tensor (the Qualcomm-style input spec, made explicit):
+name, kind, value range and layout. A `VariantSpec` is one registry row: how to build the
+generator, its default options, its I/O, and how to turn a reference-layout state dict
+(pytorch/examples, junyanz) into ours.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal, Mapping
+
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["image", "latent", "scalar"]
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One input or output tensor. Images are NCHW RGB; `range` says what the numbers mean."""
+
+    name: str
+    kind: Kind = "image"
+    range: tuple[float, float] = (0.0, 1.0)
+    channels: int = 3      # images
+    dim: int = 0           # latents: (N, dim)
+
+    @property
+    def layout(self) -> str:
+        return {"image": "NCHW", "latent": "NC", "scalar": "N"}[self.kind]
+
+    def shape(self, size: tuple[int, int], batch: int = 1) -> tuple[int, ...]:
+        if self.kind == "image":
+            return (batch, self.channels, size[0], size[1])
+        if self.kind == "latent":
+            return (batch, self.dim)
+        return (batch,)
+
+    def to_json(self, size: tuple[int, int], batch: int = 1) -> dict[str, Any]:
+        return {"name": self.name, "shape": list(self.shape(size, batch)), "layout": self.layout,
+                "dtype": "float32", "range": list(self.range)}
+
+    def from_unit(self, x: torch.Tensor) -> torch.Tensor:
+        """Map an image in [0, 1] onto this tensor's range."""
+        lo, hi = self.range
+        return x * (hi - lo) + lo
+
+    def to_unit(self, x: torch.Tensor) -> torch.Tensor:
+        """Map a tensor in this spec's range onto [0, 1] (for PSNR/SSIM and saving images)."""
+        lo, hi = self.range
+        return (x - lo) / (hi - lo)
+
+
+@dataclass(frozen=True)
+class IOSpec:
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+
+    def to_json(self, size: tuple[int, int], batch: int = 1) -> dict[str, Any]:
+        return {"inputs": [t.to_json(size, batch) for t in self.inputs],
+                "outputs": [t.to_json(size, batch) for t in self.outputs]}
+
+
+def identity_exportable(generator: nn.Module, size: tuple[int, int]) -> nn.Module:
+    return generator
+
+
+def no_conversion(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return dict(state_dict)
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    """One registry row: family + arch.
+
+    build(**options) -> generator (a plain nn.Module: no config, no device code).
+    exportable(generator, size) -> the module that export traces (the generator itself for most
+    families; the morph wraps its two MLPs into a renderer of a fixed size).
+    convert_reference(sd) -> our state dict from the reference repo's layout (drops stale keys).
+    """
+
+    family: str
+    arch: str
+    build: Callable[..., nn.Module]
+    io: IOSpec
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+    exportable: Callable[[nn.Module, tuple[int, int]], nn.Module] = identity_exportable
+    convert_reference: Callable[[Mapping[str, torch.Tensor]], dict[str, torch.Tensor]] = no_conversion
+    min_size: int = 32           # smallest sensible H = W for a forward pass
+    size_multiple: int = 4       # H and W must be multiples of this
+
+    @property
+    def key(self) -> str:
+        return f"{self.family}/{self.arch}"
+
+    def create(self, **options: Any) -> nn.Module:
+        opts = {**self.defaults, **options}
+        return self.build(**opts)
+
+
+_NORM_STATS = ("running_mean", "running_var", "num_batches_tracked")
+
+
+def strip_reference(state_dict: Mapping[str, torch.Tensor],
+                    is_norm_stat: Callable[[str], bool] | None = None) -> dict[str, torch.Tensor]:
+    """Strip DataParallel's `module.` prefix and drop stale InstanceNorm running statistics.
+
+    PyTorch < 0.4 saved running_mean/var in InstanceNorm layers; pytorch/examples and junyanz
+    delete them at load time, and so do we (one log line says how many). `is_norm_stat` picks
+    which keys count as such; by default any key ending in a running-statistics name.
+    """
+    sd = dict(state_dict)
+    if sd and all(k.startswith("module.") for k in sd):
+        sd = {k[len("module."):]: v for k, v in sd.items()}
+    stale = is_norm_stat or (lambda k: k.rsplit(".", 1)[-1] in _NORM_STATS)
+    dropped = {k for k in sd if stale(k)}
+    if dropped:
+        log.info("dropped %d stale InstanceNorm statistics keys "
+                 "(running_mean/running_var/num_batches_tracked)", len(dropped))
+    return {k: v for k, v in sd.items() if k not in dropped}

@@ -1,0 +1,1 @@
+"""pix2mobile.quantize"""
