@@ -1,0 +1,163 @@
+"""On-device rows over adb: push each artifact, run its format's benchmark tool, parse the output.
+
+| format | tool on the device       | script                          | parser                        |
+|--------|--------------------------|---------------------------------|-------------------------------|
+| tflite | TFLite `benchmark_model` | scripts/tflite_benchmark_model.sh | `parse_benchmark_model`     |
+| pte    | ExecuTorch `executor_runner` | scripts/executorch_runner.sh | `parse_executor_runner`      |
+| ptl    | PyTorch `speed_benchmark_torch` | scripts/speed_benchmark_torch.sh | `parse_speed_benchmark_torch` |
+
+The tools are expected at `--device-dir` on the phone (pushed once by hand; the scripts say how
+when one is missing). Every artifact gets a row for the device whatever happens: when adb is
+missing or the serial is not attached, each row is `skipped` with that reason in plain words.
+The scripts are also usable on their own (`bash scripts/tflite_benchmark_model.sh SERIAL ...`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ..report import Row
+from .parsers import DeviceRun, parse_benchmark_model, parse_executor_runner, parse_speed_benchmark_torch
+
+log = logging.getLogger(__name__)
+SCRIPTS = Path(__file__).resolve().parent / "scripts"
+TOOL_TIMEOUT_S = 1800
+
+
+@dataclass(frozen=True)
+class DeviceTool:
+    label: str
+    binary: str
+    script: str
+    parse: Callable[[str], DeviceRun]
+
+
+TOOLS: dict[str, DeviceTool] = {
+    "tflite": DeviceTool("TFLite benchmark_model", "benchmark_model", "tflite_benchmark_model.sh",
+                         parse_benchmark_model),
+    "pte": DeviceTool("ExecuTorch executor_runner", "executor_runner", "executorch_runner.sh",
+                      parse_executor_runner),
+    "ptl": DeviceTool("PyTorch speed_benchmark_torch", "speed_benchmark_torch", "speed_benchmark_torch.sh",
+                      parse_speed_benchmark_torch),
+}
+NOT_ON_ANDROID = {"mlpackage": "Core ML runs on iOS/macOS; adb drives Android devices only",
+                  "mlmodel": "Core ML runs on iOS/macOS; adb drives Android devices only"}
+
+
+def find_adb(adb_path: str) -> str | None:
+    """The adb executable, or None. `adb_path` is a name looked up on PATH, or a path."""
+    return shutil.which(adb_path)
+
+
+def list_devices(adb: str) -> list[str]:
+    """Serials `adb devices` lists in the 'device' state (attached and authorised)."""
+    proc = subprocess.run([adb, "devices"], capture_output=True, text=True, timeout=60)
+    serials = []
+    for line in proc.stdout.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) >= 2 and parts[1] == "device":
+            serials.append(parts[0])
+    return serials
+
+
+def unavailable_reason(serial: str, adb_path: str) -> tuple[str | None, str | None]:
+    """(adb executable, None) when `serial` is attached; else (None, the plain reason why not)."""
+    adb = find_adb(adb_path)
+    if adb is None:
+        return None, (f"no device rows: adb was not found ('{adb_path}' is not an executable on PATH); "
+                      "install Android platform-tools or pass --adb-path")
+    try:
+        attached = list_devices(adb)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return None, f"no device rows: `{adb} devices` failed ({exc})"
+    if serial not in attached:
+        listed = ", ".join(attached) if attached else "none"
+        return None, f"no device rows: device {serial} is not attached (adb devices lists: {listed})"
+    return adb, None
+
+
+def _input_args(artifact: Any) -> list[str]:
+    dims = ";".join(",".join(str(int(s)) for s in t.shape) for t in artifact.inputs)
+    types = ";".join("float" for _ in artifact.inputs)
+    return [dims, types]
+
+
+def run_tool(adb: str, serial: str, fmt: str, path: Path, device_dir: str, threads: int, runs: int,
+             warmup: int, extra: Sequence[str] = ()) -> tuple[DeviceRun | None, str | None]:
+    """Run one script; (parsed run, None) or (None, why it could not run)."""
+    tool = TOOLS[fmt]
+    cmd = ["bash", str(SCRIPTS / tool.script), serial, str(path), device_dir, str(threads), str(runs),
+           str(warmup), *extra]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S,
+                              env={**os.environ, "ADB": adb})
+    except subprocess.TimeoutExpired:
+        return None, f"{tool.label} gave no result within {TOOL_TIMEOUT_S} s"
+    except OSError as exc:
+        return None, f"could not run {tool.script}: {exc}"
+    err = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ""
+    if proc.returncode == 2:
+        return None, f"adb could not push the artifact: {err}"
+    if proc.returncode == 3:
+        return None, err or f"{tool.binary} is not on the device at {device_dir}"
+    parsed = tool.parse(proc.stdout)
+    if proc.returncode != 0 and parsed.error is None:
+        parsed = DeviceRun(parsed.tool, error=f"{tool.binary} exited with status {proc.returncode}: {err}")
+    return parsed, None
+
+
+def device_rows(manifest: Any, export_dir: Path, serial: str, adb_path: str, device_dir: str,
+                threads: int, runs: int, warmup: int, model_name: str) -> tuple[list[Row], str | None]:
+    """One row per manifest artifact on `serial`; and the plain reason when no device was usable."""
+    device = f"android:{serial}"
+    adb, why = unavailable_reason(serial, adb_path)
+    rows = []
+    for art in manifest.artifacts:
+        base = dict(model=model_name, format=art.format, precision=art.precision, device=device, file=art.file,
+                    bytes=art.bytes, size_mb=None if art.bytes is None else art.bytes / 1e6,
+                    params=manifest.model.params, macs=manifest.model.macs)
+        if art.status == "failed" and art.file is None:
+            rows.append(Row(status="export_failed", reason=art.reason, **base))
+        elif why is not None:
+            rows.append(Row(status="skipped", reason=why, **base))
+        elif art.format in NOT_ON_ANDROID:
+            rows.append(Row(status="skipped", reason=NOT_ON_ANDROID[art.format], **base))
+        elif art.format not in TOOLS:
+            rows.append(Row(status="skipped", reason=f"pix2mobile has no on-device runner for {art.format} "
+                                                     f"(only {', '.join(TOOLS)})", **base))
+        else:
+            rows.append(_run_row(adb, serial, art, export_dir, device_dir, threads, runs, warmup, base))
+    if why:
+        log.warning("%s", why)
+    return rows, why
+
+
+def _run_row(adb: str | None, serial: str, art: Any, export_dir: Path, device_dir: str, threads: int,
+             runs: int, warmup: int, base: dict[str, Any]) -> Row:
+    tool = TOOLS[art.format]
+    path = export_dir / art.file
+    if not path.exists():
+        return Row(status="skipped", reason=f"artifact file {art.file} is missing", **base)
+    extra = _input_args(art) if art.format == "ptl" else []
+    parsed, why = run_tool(adb or "adb", serial, art.format, path, device_dir, threads, runs, warmup, extra)
+    if parsed is None:
+        return Row(status="skipped", reason=why, runtime=tool.label, **base)
+    status = "verify_failed" if art.status == "failed" else "ok"
+    if parsed.error:
+        return Row(status="verify_failed", reason=f"on device: {parsed.error}", runtime=tool.label, **base)
+    missing = [k for k in ("median", "p90", "min", "std") if getattr(parsed, f"latency_ms_{k}") is None]
+    note = (f"{tool.binary} does not report {', '.join(missing)}; left null" if missing else None)
+    return Row(status=status, reason=art.reason if status != "ok" else None, runtime=tool.label,
+               latency_ms_median=parsed.latency_ms_median, latency_ms_p90=parsed.latency_ms_p90,
+               latency_ms_min=parsed.latency_ms_min, latency_ms_mean=parsed.latency_ms_mean,
+               latency_ms_std=parsed.latency_ms_std, latency_note=note, warmup=warmup,
+               runs=parsed.runs, threads=None if art.format == "ptl" else threads,
+               peak_mem_mb=parsed.peak_mem_mb,
+               notes=[f"init {parsed.init_ms:.3g} ms, first run {parsed.first_ms:.3g} ms"]
+               if parsed.init_ms is not None and parsed.first_ms is not None else [], **base)

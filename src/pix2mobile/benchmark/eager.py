@@ -1,0 +1,132 @@
+"""The eager PyTorch fp32 baseline, rebuilt from the manifest plus the run it was exported from.
+
+The manifest records the model's family, arch, build options and export size, and the
+checkpoint's sha256, but (schema 1) not where the checkpoint lives; `--checkpoint RUN_DIR`
+supplies that. A manifest whose `model` carries a `checkpoint` path is used without the flag.
+When the manifest records `model.checkpoint_sha256`, the run's `model.safetensors` must hash to
+it (the sha256 of the file's bytes): parity against other weights would be meaningless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..errors import CheckpointError, ConfigError
+from ..models.spec import IOSpec, TensorSpec
+
+NO_CHECKPOINT = ("the manifest records no checkpoint path (only model.checkpoint_sha256); "
+                 "pass --checkpoint RUN_DIR to rebuild the eager PyTorch baseline")
+
+
+@dataclass(frozen=True)
+class EagerRecipe:
+    """Everything a (child) process needs to rebuild the module export traced."""
+
+    checkpoint: str
+    family: str
+    arch: str
+    size: tuple[int, int]
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"checkpoint": self.checkpoint, "family": self.family, "arch": self.arch,
+                "size": list(self.size), "options": dict(self.options)}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> EagerRecipe:
+        return cls(checkpoint=d["checkpoint"], family=d["family"], arch=d["arch"],
+                   size=(int(d["size"][0]), int(d["size"][1])), options=dict(d.get("options", {})))
+
+    def build(self) -> EagerModel:
+        from ..checkpoint import load_run, load_state_dict_strict
+        from ..models import get_variant
+
+        spec = get_variant(self.family, self.arch)
+        meta, weights = load_run(self.checkpoint)
+        if (meta.get("family"), meta.get("arch")) != (self.family, self.arch):
+            raise CheckpointError(f"{self.checkpoint} holds {meta.get('family')}/{meta.get('arch')}, but the "
+                                  f"manifest was exported from {self.family}/{self.arch}; pass the right run")
+        generator = spec.create(**dict(self.options))
+        load_state_dict_strict(generator, weights, source=self.checkpoint)
+        generator.eval()
+        module = spec.exportable(generator, self.size).eval()
+        return EagerModel(module=module, generator=generator, meta=meta)
+
+
+@dataclass
+class EagerModel:
+    module: Any        # nn.Module: what export traced (the morph's MorphGenerator, others the generator)
+    generator: Any     # nn.Module: the registry generator (the morph's MorphStack)
+    meta: dict[str, Any]
+
+
+def checkpoint_sha256(run_dir: str | Path) -> str:
+    """sha256 of RUN_DIR/model.safetensors, the value export should record as checkpoint_sha256."""
+    from ..checkpoint import WEIGHTS_NAME
+
+    path = Path(run_dir) / WEIGHTS_NAME
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir}: no {WEIGHTS_NAME}; pass a run directory written by `pix2mobile train`")
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def recipe_for(model: Any, checkpoint: str | Path | None,
+               export_dir: str | Path | None = None) -> tuple[EagerRecipe | None, str | None]:
+    """(recipe, None), or (None, why no eager baseline) for a manifest's `model` entry.
+
+    checkpoint: `--checkpoint`; when None, `model.checkpoint` if this manifest records one
+    (a path, relative to `export_dir` unless absolute).
+    """
+    from ..models import MODELS
+
+    key = f"{model.family}/{model.arch}"
+    if key not in MODELS:
+        return None, f"{key} is not a registry model, so its eager module cannot be rebuilt"
+    if model.size is None:
+        return None, "the manifest records no export size (model.size)"
+    recorded = getattr(model, "checkpoint", None)
+    if checkpoint is None and recorded:
+        run = Path(recorded) if Path(recorded).is_absolute() else Path(export_dir or ".") / recorded
+        if not run.is_dir():
+            return None, (f"the manifest's checkpoint {recorded} is not on this machine; "
+                          "pass --checkpoint RUN_DIR to rebuild the eager PyTorch baseline")
+    elif checkpoint is None:
+        return None, NO_CHECKPOINT
+    else:
+        run = Path(checkpoint)
+    if not run.is_dir():
+        raise ConfigError(f"--checkpoint {run}: not a directory; pass the run directory written by `pix2mobile train`")
+    if model.checkpoint_sha256:
+        found = checkpoint_sha256(run)
+        if found != model.checkpoint_sha256:
+            raise ConfigError(f"--checkpoint {run}: its model.safetensors (sha256 {found[:12]}...) is not the "
+                              f"checkpoint these artifacts were exported from ({model.checkpoint_sha256[:12]}...)")
+    return EagerRecipe(checkpoint=str(run.resolve()), family=model.family, arch=model.arch,
+                       size=tuple(model.size), options=dict(model.options)), None
+
+
+def io_from_manifest(io_json: Mapping[str, Any]) -> IOSpec:
+    """The model's IOSpec from the manifest's `io` entry (kind follows from the layout)."""
+    def spec(d: Mapping[str, Any]) -> TensorSpec:
+        shape, layout = list(d["shape"]), d["layout"]
+        rng = (float(d["range"][0]), float(d["range"][1]))
+        if layout == "NCHW":
+            return TensorSpec(d["name"], "image", rng, channels=int(shape[1]))
+        if layout == "NC":
+            return TensorSpec(d["name"], "latent", rng, dim=int(shape[1]))
+        if layout == "N":
+            return TensorSpec(d["name"], "scalar", rng)
+        raise ConfigError(f"manifest io tensor {d['name']!r} has layout {layout!r}; expected NCHW, NC or N")
+
+    try:
+        return IOSpec(inputs=tuple(spec(d) for d in io_json["inputs"]),
+                      outputs=tuple(spec(d) for d in io_json["outputs"]))
+    except (KeyError, IndexError, TypeError) as exc:
+        raise ConfigError(f"the manifest's io entry is incomplete ({exc!r}); re-export with this pix2mobile") from None

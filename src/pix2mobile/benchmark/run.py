@@ -1,0 +1,224 @@
+"""`run_bench`: read an export's manifest, measure every artifact, compare with the references, write the report.
+
+The recipe, one step per function:
+1. `Manifest.read(export_dir)`: the only thing read from the export directory besides the files
+   it lists (never a glob).
+2. The eager PyTorch fp32 baseline: rebuilt from the manifest's model entry plus `--checkpoint`
+   (`eager.py`); without it the eager row is `skipped` and parity falls back to the export's.
+3. Host rows (`host.py`): status and parity of every artifact through its own runtime.
+4. Latency (`latency.py`): all artifacts and eager, round-robin in one child process with
+   `OMP_WAIT_POLICY=PASSIVE`; that process also measures the host's peak GFLOP/s (`hostpeak.py`).
+5. Peak memory (`memory.py`): one child per artifact.
+6. Cost: speed-up over eager, achieved GFLOP/s (2 x MACs / median) and its fraction of the peak.
+7. On-device rows (`device/`) when `--adb SERIAL` is given.
+8. The family's desktop reference (`references.py`); 9. the `--fail-below` gate; 10. plots;
+11. report.md, then report.json last, each atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from .. import __version__
+from ..errors import ConfigError
+from ..export.manifest import Manifest
+from ..export.pipeline import parity_inputs
+from . import plots
+from .config import BenchConfig, all_cores
+from .eager import EagerModel, io_from_manifest, recipe_for
+from .host import HostArtifact, feed_for, key_of, open_artifacts, run_all
+from .latency import TimedEntry, measure_latency
+from .memory import measure_memory
+from .references import eager_runner, run_references
+from .report import Report, Row, evaluate_gate, write_report
+from .runtimes import COREML_UNTIMED, EAGER, RUNTIMES
+
+log = logging.getLogger(__name__)
+EAGER_KEY = key_of(EAGER, "fp32")
+COREML = ("mlpackage", "mlmodel")
+
+
+def runtime_label(fmt: str) -> str:
+    if fmt in RUNTIMES:
+        return RUNTIMES[fmt].describe()
+    if fmt in COREML:
+        return "export.coreml_check (numpy reference evaluator: parity only)"
+    return fmt
+
+
+def run_bench(export_dir: str | Path, out_dir: str | Path, cfg: BenchConfig = BenchConfig()) -> Report:
+    """Benchmark the export in `export_dir` (its manifest.json); write report.json/.md and plots to `out_dir`."""
+    export_dir, out = Path(export_dir), Path(out_dir)
+    manifest = Manifest.read(export_dir)
+    if (out / "report.json").exists() and not cfg.force:
+        raise ConfigError(f"{out / 'report.json'} already exists; choose another --out or pass --force")
+    if manifest.model.size is None:
+        raise ConfigError("the manifest records no export size (model.size); re-export with this pix2mobile")
+    io = io_from_manifest(manifest.io)
+    size = tuple(manifest.model.size)
+    model_name = f"{manifest.model.family}/{manifest.model.arch}"
+    threads = cfg.n_threads
+
+    recipe, eager_reason = recipe_for(manifest.model, cfg.checkpoint, export_dir)
+    eager: EagerModel | None = recipe.build() if recipe else None
+    samples = parity_inputs(io, size, n=cfg.samples, seed=cfg.seed)
+    reference = run_all(eager_runner(eager.module), samples, len(io.outputs)) if eager else None
+    eager_row = Row(model=model_name, format=EAGER, precision="fp32", status="ok" if eager else "skipped",
+                    runtime=runtime_label(EAGER), reason=eager_reason, params=manifest.model.params,
+                    macs=manifest.model.macs, notes=["the reference every artifact is compared with"])
+    hosts = open_artifacts(manifest, export_dir, io, model_name, runtime_label, reference, samples)
+    rows_by_key = {EAGER_KEY: eager_row, **{h.key: h.row for h in hosts}}
+
+    entries = _timed_entries(hosts, io, samples[0], recipe.to_json() if recipe else None)
+    for h in hosts:
+        if h.row.status != "export_failed" and h.row.format in COREML:
+            h.row.latency_note = COREML_UNTIMED
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="pix2mobile-bench-") as tmp:
+        log.info("timing %d runtimes round-robin (%d warm-up + %d runs each, %d thread(s))",
+                 len(entries), cfg.warmup, cfg.runs, threads)
+        lat = measure_latency(entries, threads, cfg.warmup, cfg.runs, cfg.min_seconds, cfg.peak_size, Path(tmp))
+        if cfg.memory:
+            for i, e in enumerate(entries):
+                mem = measure_memory(e, threads, Path(tmp), i)
+                row = rows_by_key[e.key]
+                row.peak_mem_mb, row.peak_mem_delta_mb = mem.peak_mem_mb, mem.peak_mem_delta_mb
+                if mem.reason:
+                    row.notes.append(f"peak memory not measured: {mem.reason}")
+                elif mem.counter == "ru_maxrss":
+                    row.notes.append("peak memory from ru_maxrss (no /proc here): it may include the parent's "
+                                     "resident size when the child was started")
+    peak = lat.peak or {}
+    for key, timing in lat.timings.items():
+        row = rows_by_key[key]
+        for name, value in timing.stats().items():
+            setattr(row, name, round(value, 4))
+        row.warmup, row.runs, row.threads = timing.warmup, timing.runs, threads
+    for key, err in lat.errors.items():
+        row = rows_by_key[key]
+        row.latency_note = err
+        if key != EAGER_KEY and row.status == "ok":
+            row.status, row.reason = "verify_failed", f"its runtime failed while timing: {err}"
+    _cost(eager_row, [h.row for h in hosts], peak.get("gflops"), manifest.model.macs)
+
+    rows = [eager_row] + [h.row for h in hosts]
+    notes: list[str] = []
+    if cfg.adb:
+        from .device import device_rows
+
+        device, why = device_rows(manifest, export_dir, cfg.adb, cfg.adb_path, cfg.device_dir, cfg.device_threads,
+                                  cfg.runs, cfg.warmup, model_name)
+        rows += device
+        if why:
+            notes.append(why)
+
+    report = Report(rows=rows, model=_model_json(manifest), host=_host_json(peak, threads),
+                    settings=_settings(cfg, threads, eager_reason), export_dir=str(export_dir),
+                    created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    pix2mobile_version=__version__, notes=notes)
+    runners = {h.key: h.runner for h in hosts if h.runner is not None}
+    latency = {k: r.latency_ms_median for k, r in rows_by_key.items()}
+    refs, images = run_references(manifest.model.family, cfg, io, size, samples, eager, runners, latency, threads)
+    report.references = refs
+    report.gate = evaluate_gate(rows, cfg.fail_below)
+    if cfg.plots:
+        report.plots = _plots(report, refs, images, out, model_name, size)
+    write_report(report, out)
+    log.info("wrote %s and %s", out / "report.json", out / "report.md")
+    return report
+
+
+def _timed_entries(hosts: Sequence[HostArtifact], io: Any, sample: Sequence[torch.Tensor],
+                   recipe: dict[str, Any] | None) -> list[TimedEntry]:
+    order = [s.name for s in io.inputs]
+    entries = []
+    if recipe is not None:
+        entries.append(TimedEntry(EAGER_KEY, EAGER, None, feed_for(None, io, sample), order, recipe))
+    for h in hosts:
+        if h.path is None or h.runner is None or h.row.format not in RUNTIMES:
+            if h.row.status != "export_failed" and h.row.format not in COREML and h.row.format not in RUNTIMES:
+                h.row.latency_note = f"no host timing runtime for format {h.row.format}"
+            continue
+        entries.append(TimedEntry(h.key, h.row.format, str(h.path), feed_for(h.entry, io, sample), order))
+    return entries
+
+
+def _cost(eager: Row, rows: Sequence[Row], peak_gflops: float | None, macs: int | None) -> None:
+    for row in [eager, *rows]:
+        ms = row.latency_ms_median
+        if ms is None or ms <= 0:
+            continue
+        if eager.latency_ms_median is not None:
+            row.speedup_vs_eager = round(eager.latency_ms_median / ms, 4)
+        if macs:
+            row.gflops = round(2.0 * macs / (ms / 1000.0) / 1e9, 4)
+            if peak_gflops:
+                row.peak_fraction = round(row.gflops / peak_gflops, 5)
+
+
+def _model_json(manifest: Manifest) -> dict[str, Any]:
+    m = manifest.model.to_json()
+    m.update(created_at=manifest.created_at, manifest_pix2mobile_version=manifest.pix2mobile_version)
+    return m
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _host_json(peak: dict[str, Any], threads: int) -> dict[str, Any]:
+    return {"cpu": _cpu_name(), "machine": platform.machine(), "system": platform.platform(),
+            "cores": all_cores(), "threads": threads, "python": platform.python_version(),
+            "peak_gflops": peak.get("gflops"), "peak_method": peak.get("method"),
+            "runtimes": {k: r.describe() for k, r in RUNTIMES.items()}}
+
+
+def _settings(cfg: BenchConfig, threads: int, eager_reason: str | None) -> dict[str, Any]:
+    return {"threads": threads, "warmup": cfg.warmup, "runs": cfg.runs, "min_seconds": cfg.min_seconds,
+            "samples": cfg.samples, "seed": cfg.seed, "peak_size": cfg.peak_size,
+            "interleaving": "round-robin in one child process, starting artifact rotating per round",
+            "environment": {"OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": threads},
+            "runtime_settings": {k: r.settings for k, r in RUNTIMES.items()},
+            "statistics": "median, p90, min of all timed runs; mean and std after 3-sigma clipping",
+            "checkpoint": cfg.checkpoint, "eager": "rebuilt from the checkpoint" if eager_reason is None
+            else eager_reason, "coreml_latency": COREML_UNTIMED,
+            "memory": ("peak resident set (VmHWM) of one child process per artifact that loads it and runs it "
+                       "once; delta = that peak minus the resident size after importing the runtime")
+            if cfg.memory else "not measured (--no-memory)",
+            "adb": cfg.adb, "device_threads": cfg.device_threads if cfg.adb else None,
+            "fail_below": cfg.fail_below}
+
+
+def _plots(report: Report, refs: dict[str, Any], images: dict[str, Any], out: Path, model_name: str,
+           size: tuple[int, ...]) -> dict[str, str]:
+    title = f"{model_name} at {size[0]}x{size[1]}, {report.settings['threads']} thread(s)"
+    made = {"latency_vs_size": plots.latency_vs_size(report.rows, out / "latency_vs_size.png", title),
+            "psnr_per_precision": plots.psnr_per_precision(report.rows, out / "psnr_per_precision.png", title)}
+    nst = refs.get("nst")
+    if nst and "nst" in images:
+        made["nst_vs_fast_style"] = plots.nst_side_by_side(nst, images["nst"], out / "nst_vs_fast_style.png")
+    morph = refs.get("morph")
+    if morph and "morph" in images:
+        alphas = [f"alpha {a:.2f}" for a in morph["alphas"]]
+        cells = {r["key"]: [f"{a}: {p:.1f} dB" for a, p in zip(alphas, r["psnr_db_per_frame"])]
+                 for r in morph["artifacts"]}
+        made["morph_strip"] = plots.frame_strip(images["morph"], {}, alphas, out / "morph_strip.png", cells)
+    div = refs.get("diversity")
+    if div and "diversity" in images:
+        made["diversity_strip"] = plots.frame_strip(
+            images["diversity"], {r["key"]: f"{r['key']}\n{r['diversity']:.3f}" for r in div["artifacts"]},
+            [f"z{i}" for i in range(div["z_count"])], out / "diversity_strip.png")
+    return {k: p.name for k, p in made.items()}

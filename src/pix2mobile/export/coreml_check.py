@@ -1,0 +1,339 @@
+"""Run saved Core ML models with numpy, so Linux can check they compute what PyTorch computes.
+
+coremltools converts on Linux but `MLModel.predict` needs macOS. This module reads what an app
+would ship, a `.mlpackage` (ML Program) or a `.mlmodel` (NeuralNetwork), and evaluates it in
+float32: ML Programs op by op (`_mil_ops`, weights read by coremltools' own milproto loader,
+compressed weights decompressed by `_mil_constexpr`), NeuralNetworks layer by layer
+(`_nn_layers`, weights decoded by `_nn_params`). An op or layer it does not know raises
+`VerificationError`; nothing is skipped. fp16 programs show their fp16 error: every tensor
+the program types fp16 is rounded through float16.
+
+Inputs, by model input name:
+- multiarray: an array of the declared shape; cast to the declared type (fp16 rounds).
+- image: raw pixel values 0..255 in RGB order, as an app's bitmap holds them: N x C x H x W
+  (N = 1), H x W x C, or H x W for grayscale. Like Core ML, the evaluator hands a BGR model its
+  channels in BGR order and applies the model's scale and bias: a NeuralNetwork's preprocessing
+  scaler, or the `mul`/`add` ops the converter wrote into an ML Program.
+Outputs: arrays by output name (floats as float32). An image output is the raw N x C x H x W
+tensor the model computes, in the model's channel order, before Core ML clips and rounds it
+into a pixel buffer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..errors import ConfigError, ExportError, MissingDependencyError, Pix2MobileError, VerificationError
+
+log = logging.getLogger(__name__)
+
+F32 = np.float32
+_ARRAY_DTYPES = {"FLOAT32": np.float32, "FLOAT16": np.float16, "DOUBLE": np.float64, "INT32": np.int32, "INT8": np.int8}
+
+
+def run_coreml(path: str | Path, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Evaluate a `.mlpackage` or `.mlmodel`, chosen by suffix."""
+    path = Path(path)
+    if path.suffix == ".mlpackage":
+        return run_mlpackage(path, inputs)
+    if path.suffix == ".mlmodel":
+        return run_mlmodel(path, inputs)
+    raise ConfigError(f"{path}: not a Core ML model; pass a .mlpackage or .mlmodel path")
+
+
+def run_mlpackage(path: str | Path, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Evaluate the `main` function of an ML Program package."""
+    path = Path(path)
+    spec, weights = _read_package(path)
+    from . import _mil_ops
+
+    _mil_ops.check_supported(_op_types(spec))
+    func = _load_function(spec, weights, path)
+    feeds = _feeds(spec.description.input, inputs, path)
+    outs = _mil_ops.run_function(func, feeds)
+    log.debug("evaluated %s: %d ops", path, len(func.operations))
+    return _results(spec.description.output, outs, path)
+
+
+def run_mlmodel(path: str | Path, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Evaluate a NeuralNetwork `.mlmodel`."""
+    path = Path(path)
+    spec = _parse(path)
+    net = _network(spec, path)
+    from . import _nn_layers
+
+    _nn_layers.check_supported(net.layers)
+    env = _feeds(spec.description.input, inputs, path)
+    for feature in spec.description.input:
+        if feature.type.WhichOneof("Type") == "imageType":
+            env[feature.name] = _preprocess(env[feature.name], net, feature)
+    _nn_layers.run_layers(net.layers, env)
+    log.debug("evaluated %s: %d layers", path, len(net.layers))
+    return _results(spec.description.output, env, path)
+
+
+def describe(path: str | Path) -> dict[str, Any]:
+    """Inputs and outputs as the app sees them: name, kind (image / multiarray), shape, dtype; for
+    image inputs also color_layout, and the scale and per-channel bias (in the model's channel
+    order, B, G, R for BGR) that turn raw pixels into what the network sees."""
+    path = Path(path)
+    if path.suffix == ".mlpackage":
+        spec, weights = _read_package(path)
+        names = _image_names(spec.description.input)
+        func = _load_function(spec, weights, path) if names else None
+        affine = {name: _program_preprocessing(func, name) for name in names}
+    elif path.suffix == ".mlmodel":
+        spec = _parse(path)
+        net = _network(spec, path)
+        features = spec.description.input
+        affine = {name: _scaler_preprocessing(net, features, name) for name in _image_names(features)}
+    else:
+        raise ConfigError(f"{path}: not a Core ML model; pass a .mlpackage or .mlmodel path")
+    return {"path": str(path), "type": spec.WhichOneof("Type"), "specification_version": int(spec.specificationVersion),
+            "inputs": [_feature_info(f, affine.get(f.name)) for f in spec.description.input],
+            "outputs": [_feature_info(f, None) for f in spec.description.output]}
+
+
+# ---------------------------------------------------------------- reading files
+
+def _proto() -> Any:
+    try:
+        from coremltools.proto import FeatureTypes_pb2, Model_pb2
+    except ImportError:
+        raise MissingDependencyError("coremltools", "Checking Core ML models") from None
+    return Model_pb2, FeatureTypes_pb2
+
+
+def _parse(path: Path) -> Any:
+    model_pb2, _ = _proto()
+    from google.protobuf.message import DecodeError
+
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ExportError(f"{path}: cannot read the Core ML model ({e.strerror}); export it again") from None
+    spec = model_pb2.Model()
+    try:
+        spec.ParseFromString(data)
+    except DecodeError as e:
+        raise ExportError(f"{path}: not a Core ML model spec ({e}); export it again") from None
+    return spec
+
+
+def _read_package(path: Path) -> tuple[Any, Path]:
+    """The root model spec of a package (Manifest.json names it) and its weights folder."""
+    if not path.is_dir():
+        raise ExportError(f"{path}: no .mlpackage directory there; export it again")
+    rel = "com.apple.CoreML/model.mlmodel"
+    manifest = path / "Manifest.json"
+    if manifest.is_file():
+        try:
+            info = json.loads(manifest.read_text())
+            rel = info["itemInfoEntries"][info["rootModelIdentifier"]]["path"]
+        except (ValueError, KeyError, TypeError):
+            raise ExportError(f"{path}: Manifest.json does not name a root model; export it again") from None
+    model = path / "Data" / rel
+    return _parse(model), model.parent / "weights"
+
+
+def _op_types(spec: Any) -> set[str]:
+    if spec.WhichOneof("Type") != "mlProgram":
+        raise ExportError(f"a .mlpackage holding a '{spec.WhichOneof('Type')}' model is not an ML Program; "
+                          f"pass the .mlmodel path of a NeuralNetwork instead")
+    found: set[str] = set()
+
+    def walk(block: Any) -> None:
+        for op in block.operations:
+            found.add(op.type)
+            for nested in op.blocks:
+                walk(nested)
+
+    func = spec.mlProgram.functions.get(_function_name(spec))
+    if func is None:
+        raise ExportError(f"the ML Program has no function '{_function_name(spec)}'; export it again")
+    for block in func.block_specializations.values():
+        walk(block)
+    return found
+
+
+def _function_name(spec: Any) -> str:
+    return spec.description.defaultFunctionName or "main"
+
+
+def _load_function(spec: Any, weights: Path, path: Path) -> Any:
+    """The pymil Function coremltools' milproto loader builds from the spec and weight.bin."""
+    _proto()
+    from coremltools.converters.mil.frontend.milproto.load import load
+
+    try:
+        program = load(spec, spec.specificationVersion, file_weights_dir=str(weights))
+    except Pix2MobileError:
+        raise
+    except Exception as e:  # a third-party reader: any failure means the file is unusable
+        raise ExportError(f"{path}: coremltools cannot read this ML Program ({type(e).__name__}: {e}); "
+                          f"export it again") from e
+    return program.functions[_function_name(spec)]
+
+
+def _network(spec: Any, path: Path) -> Any:
+    kind = spec.WhichOneof("Type")
+    if kind not in ("neuralNetwork", "neuralNetworkRegressor"):
+        raise VerificationError(f"{path}: a '{kind}' model is not supported by pix2mobile's Core ML evaluator "
+                                f"(it runs NeuralNetwork .mlmodel files and ML Program .mlpackage files)")
+    net = getattr(spec, kind)
+    kinds = {f.type.WhichOneof("Type") for f in spec.description.input}
+    if ("multiArrayType" in kinds and net.arrayInputShapeMapping != 1) or \
+            ("imageType" in kinds and net.imageInputShapeMapping != 1):
+        raise VerificationError(f"{path}: legacy rank-5 input mapping is not supported by pix2mobile's Core ML "
+                                f"evaluator; convert with coremltools >= 4")
+    return net
+
+
+# ---------------------------------------------------------------- inputs and outputs
+
+def _feeds(features: Any, inputs: Mapping[str, np.ndarray], path: Path) -> dict[str, np.ndarray]:
+    names = [f.name for f in features]
+    unknown = sorted(set(inputs) - set(names))
+    if unknown:
+        raise ConfigError(f"{path}: no input named {unknown}; the model's inputs are {names}")
+    feeds = {}
+    for feature in features:
+        if feature.name not in inputs:
+            raise ConfigError(f"{path}: input '{feature.name}' is missing; the model's inputs are {names}")
+        kind = feature.type.WhichOneof("Type")
+        if kind == "imageType":
+            feeds[feature.name] = _image(feature.name, inputs[feature.name], feature.type.imageType)
+        elif kind == "multiArrayType":
+            feeds[feature.name] = _array(feature.name, inputs[feature.name], feature.type.multiArrayType)
+        else:
+            raise VerificationError(f"{path}: input '{feature.name}' of type {kind} is not supported by "
+                                    f"pix2mobile's Core ML evaluator")
+    return feeds
+
+
+def _colour(image_type: Any) -> str:
+    _, feature_types = _proto()
+    return str(feature_types.ImageFeatureType.ColorSpace.Name(image_type.colorSpace))
+
+
+def _image(name: str, value: Any, image_type: Any) -> np.ndarray:
+    """Raw RGB pixels -> the 1 x C x H x W float32 tensor Core ML hands the model."""
+    colour = _colour(image_type)
+    channels = 1 if colour.startswith("GRAYSCALE") else 3
+    arr = np.asarray(value, np.float64)
+    if arr.ndim == 2:
+        arr = arr[None, None]
+    elif arr.ndim == 3:
+        arr = arr.transpose(2, 0, 1)[None]
+    if arr.ndim != 4 or arr.shape[:2] != (1, channels):
+        raise ConfigError(f"image input '{name}' must be one {colour} image (1 x {channels} x H x W or H x W x "
+                          f"{channels}), got shape {np.shape(value)}")
+    flexible = image_type.WhichOneof("SizeFlexibility") is not None
+    if not flexible and arr.shape[2:] != (image_type.height, image_type.width):
+        raise ConfigError(f"image input '{name}' must be {image_type.height} x {image_type.width}, got {arr.shape[2:]}")
+    if colour != "GRAYSCALE_FLOAT16" and arr.size and (arr.min() < 0 or arr.max() > 255):
+        raise ConfigError(f"image input '{name}' holds values outside 0..255: pass raw pixel values, "
+                          f"the model applies its own scale and bias")
+    if colour == "BGR":
+        arr = arr[:, ::-1]
+    if colour == "GRAYSCALE_FLOAT16":
+        arr = arr.astype(np.float16)
+    return np.ascontiguousarray(arr, dtype=F32)
+
+
+def _array(name: str, value: Any, array_type: Any) -> np.ndarray:
+    _, feature_types = _proto()
+    dtype_name = feature_types.ArrayFeatureType.ArrayDataType.Name(array_type.dataType)
+    if dtype_name not in _ARRAY_DTYPES:
+        raise VerificationError(f"input '{name}' of type {dtype_name} is not supported by pix2mobile's "
+                                f"Core ML evaluator")
+    dtype = np.dtype(_ARRAY_DTYPES[dtype_name])
+    arr = np.asarray(value)
+    shape = tuple(int(d) for d in array_type.shape)
+    if shape and array_type.WhichOneof("ShapeFlexibility") is None and arr.shape != shape:
+        raise ConfigError(f"input '{name}' must have shape {shape}, got {arr.shape}")
+    arr = arr.astype(dtype)
+    return arr.astype(F32) if dtype.kind == "f" else arr
+
+
+def _preprocess(x: np.ndarray, net: Any, feature: Any) -> np.ndarray:
+    """NeuralNetwork image preprocessing: scale * pixel + per-channel bias, or minus a mean image."""
+    for pre in net.preprocessing:
+        if pre.featureName not in ("", feature.name):
+            continue
+        if pre.WhichOneof("preprocessor") == "scaler":
+            scale, bias = _scaler(pre.scaler, _colour(feature.type.imageType))
+            x = x * F32(scale) + np.asarray(bias, F32).reshape(1, -1, 1, 1)
+        elif pre.WhichOneof("preprocessor") == "meanImage":
+            x = x - np.asarray(pre.meanImage.meanImage, F32).reshape(x.shape[1:])
+    return x
+
+
+def _scaler(scaler: Any, colour: str) -> tuple[float, list[float]]:
+    """The scaler's biases in the order of the tensor channels (NeuralNetwork.proto)."""
+    if colour.startswith("GRAYSCALE"):
+        return float(scaler.channelScale), [float(scaler.grayBias)]
+    rgb = [float(scaler.redBias), float(scaler.greenBias), float(scaler.blueBias)]
+    return float(scaler.channelScale), rgb[::-1] if colour == "BGR" else rgb
+
+
+def _results(features: Any, values: Mapping[str, Any], path: Path) -> dict[str, np.ndarray]:
+    out = {}
+    for feature in features:
+        if feature.name not in values:
+            raise VerificationError(f"{path}: the model declares output '{feature.name}' but computes no such tensor")
+        arr = np.asarray(values[feature.name])
+        out[feature.name] = arr.astype(F32) if arr.dtype.kind == "f" else arr
+    return out
+
+
+# ---------------------------------------------------------------- describe
+
+def _image_names(features: Any) -> list[str]:
+    return [f.name for f in features if f.type.WhichOneof("Type") == "imageType"]
+
+
+def _program_preprocessing(func: Any, name: str) -> tuple[float, list[float]]:
+    """Scale and bias the converter wrote into the program as `<input>__scaled__`/`__biased__`."""
+    scale, bias = 1.0, [0.0]
+    for op in func.operations:
+        out = op.outputs[0].name
+        if out == f"{name}__scaled__" and op.op_type == "mul":
+            scale = float(np.asarray(op.y.val))
+        elif out == f"{name}__biased__" and op.op_type == "add":
+            bias = [float(v) for v in np.ravel(op.y.val)]
+    return scale, bias
+
+
+def _scaler_preprocessing(net: Any, features: Any, name: str) -> tuple[float, list[float]]:
+    colour = next(_colour(f.type.imageType) for f in features if f.name == name)
+    for pre in net.preprocessing:
+        if pre.featureName in ("", name) and pre.WhichOneof("preprocessor") == "scaler":
+            return _scaler(pre.scaler, colour)
+    return 1.0, [0.0]
+
+
+def _feature_info(feature: Any, affine: tuple[float, list[float]] | None) -> dict[str, Any]:
+    kind = feature.type.WhichOneof("Type")
+    info: dict[str, Any] = {"name": feature.name, "kind": kind}
+    if kind == "imageType":
+        image = feature.type.imageType
+        colour = _colour(image)
+        info.update(kind="image", color_layout=colour,
+                    shape=[1, 1 if colour.startswith("GRAYSCALE") else 3, int(image.height), int(image.width)],
+                    dtype="float16" if colour == "GRAYSCALE_FLOAT16" else "uint8")
+        if affine is not None:
+            scale, bias = affine
+            info.update(scale=scale, bias=bias if len(bias) > 1 else bias * info["shape"][1])
+    elif kind == "multiArrayType":
+        _, feature_types = _proto()
+        array = feature.type.multiArrayType
+        dtype = feature_types.ArrayFeatureType.ArrayDataType.Name(array.dataType)
+        info.update(kind="multiarray", shape=[int(d) for d in array.shape],
+                    dtype=np.dtype(_ARRAY_DTYPES[dtype]).name if dtype in _ARRAY_DTYPES else dtype.lower())
+    return info

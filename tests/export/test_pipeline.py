@@ -1,0 +1,173 @@
+"""export_model end to end: six formats, their gates, failures as rows, atomic and honest outputs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from pix2mobile.errors import ConfigError, ExportError
+from pix2mobile.export import FORMATS, export_model
+from pix2mobile.export.manifest import Manifest
+from pix2mobile.export.pipeline import parity_inputs
+
+from export_nets import SIZE
+
+
+def _reopen_and_run(manifest, out, module, io):
+    """Every ok artifact, reopened from disk by its own runtime, reproduces the eager module."""
+    inputs = parity_inputs(io, (SIZE, SIZE), n=1, seed=123)[0]
+    with torch.no_grad():
+        ref = module.eval()(*inputs).numpy()
+    for art in manifest.artifacts:
+        assert art.status == "ok", (art.format, art.reason)
+        path = out / art.file
+        assert path.exists() and art.file == f"{path.name}"
+        run = FORMATS[art.format].runner_fn(path, io)
+        got = run(inputs)[0]
+        lo, hi = io.outputs[0].range
+        tol = 0.02 if art.precision == "fp16" or art.format in ("mlpackage", "mlmodel") else 1e-4
+        np.testing.assert_allclose(np.clip((got - lo) / (hi - lo), 0, 1), np.clip((ref - lo) / (hi - lo), 0, 1),
+                                   atol=tol, err_msg=f"{art.format} {art.precision}")
+
+
+def test_all_six_formats_pass_their_gates(cycle_export):
+    module, ref, out, manifest = cycle_export
+    assert [a.format for a in manifest.artifacts] == list(FORMATS)
+    assert manifest.ok, [(a.format, a.reason) for a in manifest.artifacts if not a.ok]
+    for art in manifest.artifacts:
+        p = art.parity
+        assert p.psnr_db >= p.threshold_db and p.ssim > 0.99 and p.max_abs_err is not None
+        assert p.scale == "range" and p.samples == 2
+        assert art.bytes > 0 and len(art.sha256) == 64
+        assert art.converter and all(v for v in art.converter.values())
+    # threshold per precision: fp16 mlpackage by default held to 35 dB, the rest to 45 dB
+    assert manifest.artifact("mlpackage").precision == "fp16"
+    assert manifest.artifact("mlpackage").parity.threshold_db == 35.0
+    assert manifest.artifact("onnx").parity.threshold_db == 45.0
+    assert not list(out.glob(".*")), "staging files left behind"
+    _reopen_and_run(manifest, out, module, ref.io)
+
+
+def test_manifest_on_disk_is_the_returned_one(cycle_export):
+    _, _, out, manifest = cycle_export
+    data = json.loads((out / "manifest.json").read_text())
+    assert data["schema_version"] == 1 and data["ok"] is True
+    assert Manifest.from_json(data) == manifest
+    model = data["model"]
+    assert model["family"] == "test" and model["size"] == [SIZE, SIZE]
+    assert model["macs"] > 0 and model["params"] > 0 and model["checkpoint_sha256"] is None
+    tfl = manifest.artifact("tflite")
+    assert tfl.inputs[0].layout == "NHWC" and tfl.inputs[0].shape == (1, SIZE, SIZE, 3)
+    assert any("rewrite" in n for n in tfl.notes)
+    ml = manifest.artifact("mlpackage")
+    assert ml.inputs[0].range == (0.0, 255.0) and ml.inputs[0].color_layout == "RGB"
+    assert manifest.artifact("onnx").inputs[0].range == (-1.0, 1.0)
+    assert any("optimize_for_mobile" in n for n in manifest.artifact("ptl").notes)
+
+
+@pytest.mark.parametrize("name", ["image_z", "alpha", "style"])
+def test_multi_input_and_non_image_inputs_export_everywhere(tiny, tmp_path, name):
+    module, ref = tiny(name)
+    manifest = export_model(module, ref, SIZE, None, tmp_path)
+    assert manifest.ok, [(a.format, a.reason) for a in manifest.artifacts if not a.ok]
+    for art in manifest.artifacts:
+        assert [t.name for t in art.inputs] == [s.name for s in ref.io.inputs]
+    _reopen_and_run(manifest, tmp_path, module, ref.io)
+
+
+def test_failing_converter_is_a_row_and_the_others_still_export(tiny, tmp_path, monkeypatch):
+    def boom(*args, **kwargs):
+        raise ExportError("converter exploded on purpose\nsecond line is dropped")
+
+    monkeypatch.setitem(FORMATS, "onnx", dataclasses.replace(FORMATS["onnx"], export_fn=boom))
+    module, ref = tiny("cycle")
+    manifest = export_model(module, ref, SIZE, ["ptl", "onnx", "pte"], tmp_path)
+    assert not manifest.ok
+    row = manifest.artifact("onnx")
+    assert row.status == "failed" and row.file is None and row.bytes is None
+    assert row.reason == "export failed: ExportError: converter exploded on purpose"
+    assert row.parity.psnr_db is None and row.parity.threshold_db == 45.0
+    assert manifest.artifact("ptl").ok and manifest.artifact("pte").ok
+    assert not list(tmp_path.glob("*.onnx")) and not list(tmp_path.glob(".*"))
+    assert Manifest.read(tmp_path) == manifest
+
+
+def test_raised_threshold_fails_gate_and_keeps_only_the_failed_name(tiny, tmp_path):
+    module, ref = tiny("cycle")
+    manifest = export_model(module, ref, SIZE, ["ptl"], tmp_path, thresholds={"fp32": 1000.0})
+    row = manifest.artifact("ptl")
+    assert row.status == "failed" and row.reason.startswith("parity gate: PSNR 100.00 dB")
+    assert row.file == "cycle_fp32.failed.ptl" and (tmp_path / row.file).is_file()
+    assert not (tmp_path / "cycle_fp32.ptl").exists()
+    assert row.parity.psnr_db == 100.0 and row.parity.threshold_db == 1000.0
+
+
+def test_corrupted_artifact_fails_gate(tiny, tmp_path, monkeypatch):
+    """An exporter that ships wrong weights is caught by the gate, not trusted."""
+    real = FORMATS["tflite"].export_fn
+
+    def corrupting(module, example_inputs, io, out_path, opts):
+        with torch.no_grad():
+            for p in module.parameters():
+                p.add_(0.05 * torch.randn_like(p))
+        return real(module, example_inputs, io, out_path, opts)
+
+    monkeypatch.setitem(FORMATS, "tflite", dataclasses.replace(FORMATS["tflite"], export_fn=corrupting))
+    module, ref = tiny("cycle")
+    manifest = export_model(module, ref, SIZE, ["tflite"], tmp_path)
+    row = manifest.artifact("tflite")
+    assert row.status == "failed" and "parity gate" in row.reason
+    assert row.parity.psnr_db < 45.0
+    assert row.file == "cycle_fp32.failed.tflite" and not (tmp_path / "cycle_fp32.tflite").exists()
+
+
+def test_rerun_with_force_replaces_stale_final_on_failure(tiny, tmp_path):
+    module, ref = tiny("cycle")
+    assert export_model(module, ref, SIZE, ["ptl"], tmp_path).ok
+    with pytest.raises(ConfigError, match="already exists"):
+        export_model(module, ref, SIZE, ["ptl"], tmp_path)
+    manifest = export_model(module, ref, SIZE, ["ptl"], tmp_path, thresholds={"fp32": 1000.0}, force=True)
+    assert not manifest.ok
+    assert not (tmp_path / "cycle_fp32.ptl").exists(), "a final name must mean 'passed in this manifest'"
+    assert export_model(module, ref, SIZE, ["ptl"], tmp_path, force=True).ok
+    assert not (tmp_path / "cycle_fp32.failed.ptl").exists()
+
+
+def test_plain_tuple_spec_and_options_are_recorded(tiny, tmp_path):
+    module, ref = tiny("style")
+    manifest = export_model(module, (ref.io, "fam", "arch", {"ngf": 8}), SIZE, ["onnx"], tmp_path, stem="net")
+    assert manifest.ok and manifest.model.options == {"ngf": 8} and manifest.model.family == "fam"
+    assert manifest.artifacts[0].file == "net_fp32.onnx"
+
+
+def test_fp32_mlpackage_on_request(tiny, tmp_path):
+    module, ref = tiny("cycle")
+    manifest = export_model(module, ref, SIZE, ["mlpackage"], tmp_path, precisions={"mlpackage": ["fp16", "fp32"]})
+    assert [(a.precision, a.status) for a in manifest.artifacts] == [("fp16", "ok"), ("fp32", "ok")]
+    assert manifest.artifacts[1].parity.threshold_db == 45.0
+    assert (tmp_path / "cycle_fp16.mlpackage").is_dir() and (tmp_path / "cycle_fp32.mlpackage").is_dir()
+
+
+def test_bad_requests_raise_config_error(tiny, tmp_path):
+    module, ref = tiny("cycle")
+    with pytest.raises(ConfigError, match="unknown format.*choose from ptl, tflite"):
+        export_model(module, ref, SIZE, ["tfl"], tmp_path)
+    with pytest.raises(ConfigError, match="exports fp32, not fp16"):
+        export_model(module, ref, SIZE, ["onnx"], tmp_path, precisions={"onnx": ["fp16"]})
+    assert not (tmp_path / "manifest.json").exists()
+
+
+def test_parity_inputs_are_real_8bit_images():
+    from export_nets import IMAGE_Z_IO
+
+    samples = parity_inputs(IMAGE_Z_IO, (SIZE, SIZE), n=2, seed=0)
+    image, z = samples[0]
+    assert image.shape == (1, 3, SIZE, SIZE) and z.shape == (1, 8)
+    unit = (image + 1) / 2
+    np.testing.assert_allclose((unit * 255).numpy(), np.round((unit * 255).numpy()), atol=1e-3)
+    assert float(unit.std()) > 0.05, "photo crops, not flat noise"
+    assert not torch.equal(samples[0][0], samples[1][0])

@@ -1,0 +1,48 @@
+"""tflite.py: litert-torch conversion, named signature, NHWC option, ai-edge-litert runner."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from ai_edge_litert.interpreter import Interpreter
+
+from export_nets import CYCLE_IO, IMAGE_Z_IO
+from pix2mobile.export import tflite
+from pix2mobile.export._common import ExportOptions
+
+
+@pytest.mark.parametrize("channel_last", [True, False])
+def test_layout_option_and_names(tiny, tmp_path, channel_last):
+    module, _ = tiny("cycle")
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    exported = tflite.export(module, (x,), CYCLE_IO, tmp_path / "m.tflite", ExportOptions(channel_last=channel_last))
+    runner = Interpreter(model_path=str(exported.path)).get_signature_runner("serving_default")
+    shape = tuple(runner.get_input_details()["image"]["shape"])
+    assert shape == ((1, 32, 32, 3) if channel_last else (1, 3, 32, 32))
+    assert exported.inputs[0].layout == ("NHWC" if channel_last else "NCHW")
+    assert exported.outputs[0].shape == shape and exported.outputs[0].name == "translated"
+    got = tflite.load_runner(exported.path, CYCLE_IO)((x,))[0]     # runner speaks NCHW either way
+    with torch.no_grad():
+        np.testing.assert_allclose(got, module(x).numpy(), atol=1e-5)
+
+
+def test_image_plus_latent_converts_and_runs(tiny, tmp_path):
+    """z expanded over the image: litert-torch's BROADCAST_TO would be refused; the expand rewrite fixes it."""
+    module, _ = tiny("image_z")
+    x, z = torch.rand(1, 3, 32, 32) * 2 - 1, torch.randn(1, 8)
+    exported = tflite.export(module, (x, z), IMAGE_Z_IO, tmp_path / "m.tflite", ExportOptions())
+    assert [t.layout for t in exported.inputs] == ["NHWC", "NC"]
+    assert any("expand" in n for n in exported.notes)
+    got = tflite.load_runner(exported.path, IMAGE_Z_IO)((x, z))[0]
+    with torch.no_grad():
+        np.testing.assert_allclose(got, module(x, z).numpy(), atol=1e-5)
+
+
+def test_progress_env_is_restored(monkeypatch):
+    import os
+
+    monkeypatch.setenv("LITERT_TORCH_SHOW_PROGRESS", "y")
+    with tflite._quiet_litert(LAYOUT_OPTIMIZE_PARTITIONER="GREEDY"):
+        assert os.environ["LITERT_TORCH_SHOW_PROGRESS"] == "n"
+    assert os.environ["LITERT_TORCH_SHOW_PROGRESS"] == "y" and "LAYOUT_OPTIMIZE_PARTITIONER" not in os.environ
