@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from . import __version__
-from .commands import bench, demo, export, info, nst
+from .commands import bench, demo, export, info, morph, nst, train
 from .errors import Pix2MobileError
 
 
@@ -26,6 +26,8 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {
+    "train": Command(train.HELP, train.__doc__ or "", train.add_arguments, train.run),
+    "morph": Command(morph.HELP, morph.__doc__ or "", morph.add_arguments, morph.run),
     "nst": Command(nst.HELP, nst.__doc__ or "", nst.add_arguments, nst.run),
     "export": Command(export.HELP, export.__doc__ or "", export.add_arguments, export.run),
     "info": Command(info.HELP, info.__doc__ or "", info.add_arguments, info.run),

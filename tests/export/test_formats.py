@@ -23,9 +23,19 @@ def test_table_is_keyed_by_name_with_the_six_formats():
         assert fmt.disabled(None) is None
 
 
-def test_mlpackage_defaults_to_fp16_and_offers_fp32():
-    assert FORMATS["mlpackage"].precisions == ("fp16", "fp32")
-    assert all(f.precisions == ("fp32",) for k, f in FORMATS.items() if k != "mlpackage")
+def test_mlpackage_defaults_to_fp16_and_the_rest_to_fp32():
+    assert FORMATS["mlpackage"].precisions[:2] == ("fp16", "fp32")
+    assert all(f.default_precision == "fp32" for k, f in FORMATS.items() if k != "mlpackage")
+
+
+def test_each_format_declares_its_quantized_precisions():
+    """What the quantization issue asks for; pix2mobile.quantize's RECIPES table builds them."""
+    assert FORMATS["tflite"].precisions == ("fp32", "fp16", "w8", "int8-dynamic", "int8")
+    assert FORMATS["pte"].precisions == ("fp32", "int8")
+    assert FORMATS["ptl"].precisions == ("fp32", "int8")
+    assert FORMATS["mlpackage"].precisions == ("fp16", "fp32", "w8", "palette6", "palette4")
+    assert FORMATS["mlmodel"].precisions == ("fp32", "fp16", "w8", "palette6", "palette4")
+    assert FORMATS["onnx"].precisions == ("fp32",)
 
 
 def test_converters_are_installed_distributions():
@@ -37,8 +47,8 @@ def test_converters_are_installed_distributions():
 
 def test_export_options_validate_without_rewriting():
     assert ExportOptions().precision == "fp32"
-    with pytest.raises(ConfigError, match="unknown precision 'int8'"):
-        ExportOptions(precision="int8")
+    with pytest.raises(ConfigError, match="unknown precision 'int4'"):
+        ExportOptions(precision="int4")
 
 
 def test_importing_the_package_imports_no_converter():

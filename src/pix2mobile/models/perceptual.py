@@ -20,9 +20,10 @@ GATYS_STYLE = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
 
 def gram(features: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) -> (N, C, C), normalised by the number of positions."""
+    """(N, C, H, W) -> (N, C, C), normalised by the number of positions; fp32 even under autocast
+    (a bf16 Gram of large activations loses the small differences the style loss measures)."""
     n, c, h, w = features.shape
-    f = features.reshape(n, c, h * w)
+    f = features.float().reshape(n, c, h * w)
     return f @ f.transpose(1, 2) / (h * w)
 
 
@@ -59,6 +60,11 @@ class PerceptualLoss(torch.nn.Module):
 
     def forward(self, x: torch.Tensor, content_targets: dict[str, torch.Tensor]) -> LossTerms:
         feats = self.vgg(x, self.content_layers + self.style_layers)
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return self._terms(feats, content_targets)
+
+    def _terms(self, feats: dict[str, torch.Tensor], content_targets: dict[str, torch.Tensor]) -> LossTerms:
+        feats = {k: v.float() for k, v in feats.items()}
         content = sum(_relative_mse(feats[k], content_targets[k]) for k in self.content_layers) / len(self.content_layers)
         per_layer = {}
         for k in self.style_layers:

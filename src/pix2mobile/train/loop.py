@@ -1,0 +1,326 @@
+"""The one training loop: it drives any `GANModel` and never names a loss.
+
+A recipe (`fast_style.py`, `cyclegan.py`, ...) opens a `Session` (run directory checks,
+resumed config, device, seeds), builds and validates its data, builds its model object, and
+hands both to `run_loop` as a `Recipe`. The loop owns everything else: the learning-rate
+schedule, the data order, logging (progress bar, losses.csv, TensorBoard), sample grids,
+checkpoints (every --save-every steps, at the end, and on Ctrl-C/SIGTERM), NaN/inf checks,
+and resuming. It logs whatever `optimize()` returns and draws whatever `visuals()` returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass, is_dataclass
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import torch
+from torch import nn
+
+from .. import __version__
+from ..checkpoint import save_run
+from ..errors import ConfigError, TrainingError
+from . import records
+from .accel import Accel
+from .config import TrainConfig, merge_resumed
+from .data import BatchSource, SeededBatches
+from .schedule import apply_lr
+
+log = logging.getLogger(__name__)
+
+StepHook = Callable[[int, dict[str, float]], None]
+"""Called after every step with (steps done, that step's losses); tests and demos use it."""
+
+
+class GANModel(Protocol):
+    """A recipe's model object (junyanz's lifecycle): declares what the loop reports.
+
+    `visuals()` computes outputs for the current input (called under no_grad) and returns
+    (N, 3, H, W) images in [0, 1] keyed by `visual_names`; `state_dict()` holds everything
+    needed to resume (networks, optimisers, pools, counters); `generator` is the plain
+    `nn.Module` that is checkpointed for export; `optimizers` are the ones stepping now, and
+    the loop sets their learning rate each step.
+    """
+
+    loss_names: tuple[str, ...]
+    visual_names: tuple[str, ...]
+    generator: nn.Module
+
+    @property
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]: ...
+    def set_input(self, batch: Any) -> None: ...
+    def optimize(self) -> dict[str, float]: ...
+    def visuals(self) -> dict[str, torch.Tensor]: ...
+    def state_dict(self) -> dict[str, Any]: ...
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class Session:
+    """A run about to start or continue: the (merged) config, the device, the saved state."""
+
+    name: str
+    cfg: TrainConfig
+    accel: Accel
+    state: dict[str, Any] | None = None
+
+    @property
+    def run_dir(self) -> Path:
+        return self.cfg.run_dir
+
+
+@dataclass
+class Recipe:
+    model: GANModel
+    batches: BatchSource
+    samples: Any                    # the fixed (CPU) batch every sample grid shows
+    meta: dict[str, Any]            # family, arch, options, io, ...: this recipe's model.json entries
+    total_steps: int
+    images_per_step: int
+    lr_factor: Callable[[int], float]
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM: the run saved a checkpoint at `step` and stopped."""
+
+    def __init__(self, step: int, run_dir: Path, signal_name: str):
+        super().__init__(f"{signal_name} at step {step}: checkpoint saved in {run_dir}; "
+                         f"continue with --resume {run_dir}")
+        self.step, self.run_dir = step, run_dir
+
+
+def open_session(cfg: TrainConfig, name: str) -> Session:
+    """Check the run directory (or load the run to resume), pick the device, seed everything.
+
+    Call this first, then build and validate datasets, then models: bad paths, bad data and bad
+    options all fail before any network is built.
+    """
+    state = None
+    run = cfg.run_dir
+    if cfg.resume is not None:
+        state = records.load_state(run)
+        if state.get("recipe") != name:
+            raise ConfigError(f"{run} is a {state.get('recipe')} run: resume it with "
+                              f"`pix2mobile train {state.get('recipe')} --resume {run}`")
+        cfg = merge_resumed(cfg, state["config"])
+    elif run.exists() and not run.is_dir():
+        raise ConfigError(f"--out {run} is a file; pass a directory for the run")
+    elif run.is_dir() and any(run.iterdir()) and not cfg.force:
+        raise ConfigError(f"{run} exists and is not empty: continue it with --resume {run}, train over it "
+                          f"with --force, or pick another --out")
+    accel = Accel.from_config(cfg)
+    records.seed_everything(cfg.seed)
+    return Session(name, cfg, accel, state)
+
+
+class _StopSignal:
+    """SIGINT/SIGTERM set a flag the loop checks after each step; a second one acts at once."""
+
+    def __enter__(self) -> _StopSignal:
+        self.requested: str | None = None
+        self._previous: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.requested = signal.Signals(signum).name
+        self._restore()
+        log.warning("%s: saving a checkpoint after this step (send it again to stop at once)", self.requested)
+
+    def _restore(self) -> None:
+        for sig, prev in self._previous.items():
+            signal.signal(sig, prev if prev is not None else signal.SIG_DFL)
+        self._previous = {}
+
+    def __exit__(self, *exc: Any) -> None:
+        self._restore()
+
+
+class _Window:
+    """Loss means and throughput over one logging window."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.steps = 0
+        self.start = time.perf_counter()
+
+    def add(self, losses: dict[str, float]) -> None:
+        for k, v in losses.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v
+        self.steps += 1
+
+    def close(self, images_per_step: int) -> tuple[dict[str, float], float]:
+        elapsed = max(time.perf_counter() - self.start, 1e-9)
+        means = {k: v / max(self.steps, 1) for k, v in self.sums.items()}
+        rate = images_per_step * self.steps / elapsed
+        self.__init__()  # type: ignore[misc]
+        return means, rate
+
+
+def run_loop(session: Session, recipe: Recipe, on_step: StepHook | None = None) -> Path:
+    """Train to `recipe.total_steps`; return the run directory (raises TrainingInterrupted on Ctrl-C)."""
+    return _Loop(session, recipe).run(on_step)
+
+
+class _Loop:
+    def __init__(self, session: Session, recipe: Recipe):
+        self.s, self.r = session, recipe
+        self.cfg, self.accel, self.model = session.cfg, session.accel, recipe.model
+        self.run_dir = session.run_dir
+        self.step = 0
+        self.last_saved: int | None = None
+        self.last_row: dict[str, float] = {}
+        self.started = time.perf_counter()
+
+    def _restore(self) -> None:
+        state = self.s.state
+        if state is None:
+            return
+        self.model.load_state_dict(state["model"])
+        self.r.batches.load_state_dict(state["data"])
+        self.accel.load_state_dict(state["accel"])
+        self.step = self.last_saved = int(state["step"])
+        self.last_row = dict(state.get("losses") or {})
+        if self.step >= self.r.total_steps:
+            raise ConfigError(f"{self.run_dir} has done {self.step} of its {self.r.total_steps} steps already: "
+                              f"pass a larger --steps to train on")
+        records.set_rng_state(state["rng"], self.accel.device)   # last: nothing may draw after this
+
+    def run(self, on_step: StepHook | None) -> Path:
+        from ..commands.progress import bar
+
+        self._restore()
+        resumed = self.s.state is not None
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.losses_csv = records.LossLog(self.run_dir, self.model.loss_names, self.step if resumed else None)
+        self.tb = records.tensorboard(self.run_dir, self.step if resumed else None)
+        total = self.r.total_steps
+        log.info("%s: %s steps %d..%d on %s, %d images/step, run in %s", self.s.name,
+                 "resuming" if resumed else "training", self.step, total, self.accel.describe(),
+                 self.r.images_per_step, self.run_dir)
+        pbar = bar(total, self.s.name, initial=self.step, unit="step")
+        window = _Window()
+        try:
+            with _StopSignal() as stop:
+                while self.step < total:
+                    losses = self._train_step()
+                    window.add(losses)
+                    pbar.update(1)
+                    step = self.step
+                    if step % self.cfg.log_every == 0 or step == total:
+                        self._log(*window.close(self.r.images_per_step), pbar)
+                    if self.cfg.sample_every and step % self.cfg.sample_every == 0 and step != total:
+                        self.sample()
+                    if self.cfg.save_every and step % self.cfg.save_every == 0 and step != total:
+                        self.save()
+                    if on_step is not None:
+                        on_step(step, losses)
+                    if stop.requested:
+                        if self.last_saved != step:
+                            self.save()
+                        raise TrainingInterrupted(step, self.run_dir, stop.requested)
+                self.sample()
+                self.save()
+        finally:
+            pbar.close()
+            self.r.batches.close()
+            if self.tb is not None:
+                self.tb.close()
+        log.info("%s: finished %d steps in %.0fs; model in %s", self.s.name, total,
+                 time.perf_counter() - self.started, self.run_dir)
+        return self.run_dir
+
+    def _train_step(self) -> dict[str, float]:
+        factor = self.r.lr_factor(self.step)
+        for opt in self.model.optimizers.values():
+            apply_lr(opt, factor)
+        batch = self.accel.batch(next(self.r.batches))
+        self.model.set_input(batch)
+        losses = self.model.optimize()
+        self.accel.update()
+        self.step += 1
+        for name, value in losses.items():
+            if not math.isfinite(value):
+                raise TrainingError(f"step {self.step}: loss '{name}' is {value}; stopped. {self._kept()} "
+                                    f"(try a lower --lr, or --amp off)")
+        return losses
+
+    def _kept(self) -> str:
+        if self.last_saved is None:
+            return "No checkpoint had been written yet."
+        return f"The last good checkpoint (step {self.last_saved}) in {self.run_dir} is kept."
+
+    def _lr(self) -> float:
+        for opt in self.model.optimizers.values():
+            return float(opt.param_groups[0]["lr"])
+        return float("nan")
+
+    def _log(self, means: dict[str, float], rate: float, pbar: Any) -> None:
+        row = {"step": self.step, **means, "img_per_s": rate, "lr": self._lr(),
+               "seconds": time.perf_counter() - self.started}
+        self.last_row = {k: float(v) for k, v in means.items()}
+        self.losses_csv.append(row)
+        if self.tb is not None:
+            for k, v in means.items():
+                self.tb.add_scalar(f"loss/{k}", v, self.step)
+            self.tb.add_scalar("perf/images_per_s", rate, self.step)
+            self.tb.add_scalar("perf/lr", row["lr"], self.step)
+        pbar.set_postfix({k: f"{v:.3g}" for k, v in means.items()} | {"img/s": f"{rate:.3g}"}, refresh=False)
+        log.debug("step %d: %s", self.step, ", ".join(f"{k}={v:.4g}" for k, v in row.items()))
+
+    def sample(self) -> Path:
+        from ..data.images import save_image
+
+        devices = [self.accel.device] if self.accel.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), torch.no_grad(), self.accel.autocast():
+            torch.manual_seed(self.cfg.seed + 7919)   # the same z / noise in every grid
+            self.model.set_input(self.accel.batch(self.r.samples))
+            picture = records.grid(self.model.visuals(), self.model.visual_names)
+        path = save_image(picture, self.run_dir / "samples" / f"step_{self.step:06d}.png")
+        if self.tb is not None:
+            self.tb.add_image("samples", picture, self.step)
+        return path
+
+    def save(self) -> None:
+        """train_state.pt, then model.safetensors + model.json; each file atomic, never NaN weights."""
+        weights = self.model.generator.state_dict()
+        for key, value in weights.items():
+            if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                raise TrainingError(f"step {self.step}: generator weight '{key}' is not finite; stopped "
+                                    f"without saving it. {self._kept()} (try a lower --lr, or --amp off)")
+        factor = self.r.lr_factor
+        records.save_state(self.run_dir, {
+            "recipe": self.s.name, "step": self.step, "config": self.cfg.to_dict(),
+            "model": self.model.state_dict(), "data": self.r.batches.state_dict(),
+            "accel": self.accel.state_dict(), "rng": records.rng_state(self.accel.device),
+            "schedule": {"type": type(factor).__name__, **(asdict(factor) if is_dataclass(factor) else {})},
+            "losses": self.last_row})
+        training = {**self.r.meta.get("training", {}), "recipe": self.s.name, "steps": self.step}
+        meta = {**self.r.meta, "training": training, "recipe": self.s.name, "config": self.cfg.to_dict(),
+                "steps_done": self.step, "losses": self.last_row, "losses_csv": records.LOSSES_NAME,
+                "pix2mobile_version": __version__}
+        save_run(self.run_dir, weights, meta)
+        self.last_saved = self.step
+        log.debug("checkpoint at step %d in %s", self.step, self.run_dir)
+
+
+def seeded_batches(session: Session, dataset: Any, batch_size: int) -> SeededBatches:
+    """The run's resumable data stream; loader processes default to 4 with CUDA, none on CPU."""
+    cuda = session.accel.device.type == "cuda"
+    workers = session.cfg.workers if session.cfg.workers is not None else (4 if cuda else 0)
+    return SeededBatches(dataset, batch_size, session.cfg.seed, workers=workers, pin_memory=cuda)
+
+
+def export_meta(spec: Any, options: dict[str, Any], size: int, **extra: Any) -> dict[str, Any]:
+    """The model.json entries `load_run` + the registry need to rebuild the generator for export:
+    family, arch, options, the I/O contract with each tensor's value range (normalisation), and
+    the training size (`training.size_hw`, export's default size)."""
+    return {"family": spec.family, "arch": spec.arch, "options": dict(options),
+            "io": spec.io.to_json((size, size)), "training": {"size_hw": [size, size]}, **extra}
