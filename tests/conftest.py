@@ -12,6 +12,8 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 @pytest.fixture(autouse=True)
 def _seeded() -> None:
+    """One thread (converters run their own pools; tiny tensors gain nothing from more) and seed 0."""
+    torch.set_num_threads(1)
     torch.manual_seed(0)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import sys
 from pathlib import Path
 from typing import Callable
 
@@ -11,17 +10,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-
-try:  # importable once installed (`make venv`); from a bare checkout, use the src tree
-    import pix2mobile  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
-
-
-@pytest.fixture(autouse=True)
-def _seeded() -> None:
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
 
 
 def _noise_image(width: int, height: int, seed: int = 0, mode: str = "RGB") -> Image.Image:

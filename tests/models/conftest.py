@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Callable
 
 import pytest
 import torch
 from torch import nn
-
-try:  # importable once installed (`make venv`); from a bare checkout, use the src tree
-    import pix2mobile  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
-
-
-@pytest.fixture(autouse=True)
-def _seeded() -> None:
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
 
 
 def _randomize(module: nn.Module, seed: int = 0) -> nn.Module:
