@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from . import __version__
-from .commands import bench, demo, export, info, morph, nst, train
+from .commands import bench, demo, export, info, morph, nst, quantize, train
 from .errors import Pix2MobileError
 
 
@@ -31,6 +31,7 @@ COMMANDS: dict[str, Command] = {
     "nst": Command(nst.HELP, nst.__doc__ or "", nst.add_arguments, nst.run),
     "export": Command(export.HELP, export.__doc__ or "", export.add_arguments, export.run),
     "info": Command(info.HELP, info.__doc__ or "", info.add_arguments, info.run),
+    "quantize": Command(quantize.HELP, quantize.__doc__ or "", quantize.add_arguments, quantize.run),
     "bench": Command(bench.HELP, bench.__doc__ or "", bench.add_arguments, bench.run),
     "demo": Command(demo.HELP, demo.__doc__ or "", demo.add_arguments, demo.run),
 }

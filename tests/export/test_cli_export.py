@@ -67,3 +67,24 @@ def test_failed_gate_exits_1_and_keeps_no_final_name(lite_run, tmp_path, capsys)
     assert "ptl fp32 failed: parity gate" in capsys.readouterr().err
     assert not (out / "lite_fp32.ptl").exists() and (out / "lite_fp32.failed.ptl").exists()
     assert json.loads((out / "manifest.json").read_text())["artifacts"][0]["status"] == "failed"
+
+
+def test_precision_flag_exports_each_supported_precision(lite_run, tmp_path, capsys) -> None:
+    out = tmp_path / "exp"
+    code = cli.main(["-q", "export", str(lite_run), "--out", str(out), "--formats", "tflite,onnx",
+                     "--precision", "fp32,int8", "--calibration-count", "4"])
+    assert code == 0, capsys.readouterr()
+    rows = {(a["format"], a["precision"]): a for a in json.loads((out / "manifest.json").read_text())["artifacts"]}
+    assert set(rows) == {("tflite", "fp32"), ("tflite", "int8"), ("onnx", "fp32")}
+    assert rows[("tflite", "int8")]["status"] == "ok"
+    assert rows[("tflite", "int8")]["parity"]["psnr_db"] >= rows[("tflite", "int8")]["parity"]["threshold_db"]
+    assert rows[("tflite", "int8")]["bytes"] < rows[("tflite", "fp32")]["bytes"]
+
+
+def test_precision_no_format_supports_is_exit_2(lite_run, tmp_path, capsys) -> None:
+    assert cli.main(["export", str(lite_run), "--out", str(tmp_path / "o"), "--formats", "onnx",
+                     "--precision", "int8"]) == 2
+    assert "no selected format exports int8" in capsys.readouterr().err
+    assert cli.main(["export", str(lite_run), "--out", str(tmp_path / "o"), "--formats", "onnx,pte",
+                     "--precision", "int8"]) == 2
+    assert "onnx export(s) none of int8" in capsys.readouterr().err

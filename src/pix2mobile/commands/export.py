@@ -59,11 +59,41 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="architecture option, e.g. ngf=32 (repeatable)")
     p.add_argument("--threshold", type=_threshold, action="append", default=[], metavar="PRECISION=DB",
                    help="parity gate per precision, e.g. fp32=45 (repeatable)")
+    p.add_argument("--precision", default=None, metavar="P[,P...]",
+                   help="precisions to export: fp32, fp16, w8, int8-dynamic, int8, palette6, palette4. Each "
+                        "selected format exports those it supports (see `pix2mobile info`); a format that "
+                        "supports none of them is an error (default: each format's first precision)")
+    p.add_argument("--calibration", default=None, metavar="DIR",
+                   help="folder of real images for calibrated precisions (default: built-in photos)")
+    p.add_argument("--calibration-count", type=int, default=16, help="calibration images (default: 16)")
+    p.add_argument("--auto", action="store_true",
+                   help="for ONE format: pick the smallest precision whose PSNR clears --target-psnr, "
+                        "keeping the most harmful layers in float before giving up")
+    p.add_argument("--target-psnr", type=float, default=32.0, help="--auto's target in dB (default: 32)")
     p.add_argument("--samples", type=int, default=2, help="real images run through each artifact (default: 2)")
     p.add_argument("--nchw-tflite", action="store_true", help="keep TFLite I/O NCHW (default NHWC, as Android bitmaps)")
     p.add_argument("--no-image-io", action="store_true",
                    help="Core ML: plain multiarrays instead of ImageType inputs/outputs")
     p.add_argument("--force", action="store_true", help="overwrite an existing manifest and artifacts")
+
+
+CALIBRATED = ("int8",)
+
+
+def _precisions(text: str, formats: list[str], table: Any) -> dict[str, list[str]]:
+    """Per format, the asked-for precisions it supports; never silently drop a whole format."""
+    wanted = [p.strip() for p in text.split(",") if p.strip()]
+    per_format = {f: [p for p in wanted if p in table[f].precisions] for f in formats}
+    orphans = [p for p in wanted if not any(p in ps for ps in per_format.values())]
+    if orphans:
+        raise ConfigError(f"no selected format exports {', '.join(orphans)}: "
+                          + "; ".join(f"{f}: {','.join(table[f].precisions)}" for f in formats))
+    empty = [f for f, ps in per_format.items() if not ps]
+    if empty:
+        raise ConfigError(f"{', '.join(empty)} export(s) none of {', '.join(wanted)} "
+                          f"({'; '.join(f'{f}: ' + ','.join(table[f].precisions) for f in empty)}); "
+                          "drop it from --formats or add one of its precisions")
+    return per_format
 
 
 def format_table(manifest: Any) -> str:
@@ -94,15 +124,34 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"unknown format(s) {', '.join(unknown) or '(none given)'}: choose from {', '.join(FORMATS)}")
     if args.samples < 1:
         raise ConfigError("--samples must be at least 1")
+    precisions = _precisions(args.precision, formats, FORMATS) if args.precision else None
+    if args.auto and len(formats) != 1:
+        raise ConfigError("--auto chooses a precision for one format: pass --formats with exactly one")
+    if args.calibration_count < 1:
+        raise ConfigError("--calibration-count must be at least 1")
     loaded = load_generator(args.checkpoint, args.family, args.arch, dict(args.option))
     size = tuple(args.size) if args.size else tuple(loaded.meta.get("training", {}).get("size_hw", (256, 256)))
+    calibration = None
+    if args.calibration is not None or args.auto or any(p in CALIBRATED for ps in (precisions or {}).values() for p in ps):
+        from ..quantize.calibration import load_calibration
+
+        calibration = load_calibration(args.calibration, loaded.spec.io, size, args.calibration_count)
+    export_options = ExportOptions(channel_last=not args.nchw_tflite, image_io=not args.no_image_io,
+                                   calibration=calibration)
+    common = dict(thresholds=dict(args.threshold), options=loaded.options, checkpoint_sha256=loaded.sha256,
+                  checkpoint=loaded.source, samples=args.samples, force=args.force)
     log.info("exporting %s (%s) at %dx%d to %s", loaded.spec.key, loaded.source, size[0], size[1], ", ".join(formats))
-    manifest = export_model(loaded.generator, loaded.spec, size, formats, args.out,
-                            thresholds=dict(args.threshold), options=loaded.options,
-                            export_options=ExportOptions(channel_last=not args.nchw_tflite,
-                                                         image_io=not args.no_image_io),
-                            checkpoint_sha256=loaded.sha256, checkpoint=loaded.source,
-                            samples=args.samples, force=args.force)
+    if args.auto:
+        from ..quantize.auto import export_auto
+
+        manifest, result = export_auto(loaded.generator, loaded.spec, size, formats[0], args.out,
+                                       target_psnr=args.target_psnr, calibration=calibration,
+                                       export_options=export_options, precisions=(precisions or {}).get(formats[0]),
+                                       **common)
+        print(result.describe())
+    else:
+        manifest = export_model(loaded.generator, loaded.spec, size, formats, args.out, precisions=precisions,
+                                export_options=export_options, **common)
     print(format_table(manifest))
     failed = [a for a in manifest.artifacts if a.status != "ok"]
     for a in failed:

@@ -1,0 +1,100 @@
+"""Build one quantized artifact: the recipe's step, then (or before) the format's own `export_fn`.
+
+`export_quantized` is what `export_model` calls for a (format, precision) with a recipe; it
+returns the format's `Exported` for the quantized file, with the recipe's notes appended.
+`transform_artifact` alone rewrites an existing float file (artifact-stage recipes only;
+`artifact.py` uses it for `pix2mobile quantize`).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from ..export._common import Exported, ExportOptions
+from ..models.spec import IOSpec
+from .recipes import Recipe
+
+
+def _remove(path: Path) -> None:
+    import shutil
+
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists():
+        path.unlink()
+
+
+def transform_artifact(recipe: Recipe, float_path: Path, out_path: Path, io: IOSpec, *, calibration: Any = None,
+                       keep_float: Sequence[str] = (), module: nn.Module | None = None) -> list[str]:
+    """Run an artifact-stage recipe: read the float file at `float_path`, write `out_path`."""
+    if recipe.format == "tflite":
+        from .tflite_quant import quantize_tflite
+
+        return quantize_tflite(float_path, out_path, recipe.precision, io, calibration=calibration,
+                               keep_float=keep_float)
+    if recipe.format == "mlpackage":
+        from .coreml_quant import quantize_mlpackage
+
+        return quantize_mlpackage(float_path, out_path, recipe.precision, keep_float=keep_float)
+    if recipe.format == "mlmodel":
+        from .coreml_quant import quantize_mlmodel
+
+        return quantize_mlmodel(float_path, out_path, recipe.precision, keep_float=keep_float, module=module)
+    raise ConfigError(f"{recipe.format} {recipe.precision} is not an artifact-stage recipe")
+
+
+def prepare_module(recipe: Recipe, module: nn.Module, example_inputs: tuple[torch.Tensor, ...], *,
+                   calibration: Any = None, keep_float: Sequence[str] = ()) -> tuple[nn.Module, list[str]]:
+    """Run a module-stage recipe: the quantized module the format then exports, and notes."""
+    if recipe.format == "pte":
+        from .pte_quant import prepare_int8
+
+        return prepare_int8(module, example_inputs, calibration, keep_float=keep_float)
+    if recipe.format == "ptl":
+        from .ptl_quant import prepare_int8 as prepare_ptl
+
+        return prepare_ptl(module, example_inputs, calibration, keep_float=keep_float)
+    raise ConfigError(f"{recipe.format} {recipe.precision} is not a module-stage recipe")
+
+
+def export_quantized(fmt: Any, recipe: Recipe, module: nn.Module, example_inputs: tuple[torch.Tensor, ...],
+                     io: IOSpec, out_path: str | Path, opts: ExportOptions) -> Exported:
+    """Export `module` to `out_path` in `recipe.precision` through the format row `fmt`."""
+    out_path = Path(out_path)
+    base_opts = dataclasses.replace(opts, precision=recipe.base_precision)
+    if recipe.calibrated and opts.calibration is None:
+        raise ConfigError(f"{recipe.format} {recipe.precision} needs calibration images (ExportOptions.calibration)")
+    keep = tuple(opts.keep_float)
+    if keep:
+        names = dict(module.named_modules())
+        unknown = [n for n in keep if n not in names]
+        if unknown:
+            raise ConfigError(f"keep_float: the model has no module {', '.join(unknown)}")
+    if recipe.stage == "module":
+        prepared, notes = prepare_module(recipe, module, example_inputs, calibration=opts.calibration, keep_float=keep)
+        exported = fmt.export_fn(prepared, example_inputs, io, out_path, base_opts)
+        if recipe.format == "ptl":
+            from .ptl_quant import check_lite_ops
+
+            notes += check_lite_ops(out_path)
+        if recipe.format == "pte" and any("quantize_per" in n for n in exported.notes):
+            notes.append("some quantize/dequantize pairs were not folded into XNNPACK kernels (see above)")
+        return dataclasses.replace(exported, notes=tuple(exported.notes) + (
+            f"{recipe.tool}, applied to the module before the {recipe.base_precision} export",) + tuple(notes))
+    staged = out_path.with_name(f".{out_path.stem}.float{out_path.suffix}")
+    try:
+        exported = fmt.export_fn(copy.deepcopy(module), example_inputs, io, staged, base_opts)
+        notes = transform_artifact(recipe, staged, out_path, io, calibration=opts.calibration, keep_float=keep,
+                                   module=module)
+    finally:
+        _remove(staged)
+    return dataclasses.replace(exported, path=out_path, notes=tuple(exported.notes)
+                               + (f"{recipe.tool}, applied to the {recipe.base_precision} export",) + tuple(notes))
+

@@ -1,0 +1,43 @@
+"""PT2E int8 for ExecuTorch: the q/dq pairs fold into XNNPACK kernels; keep_float leaves a conv float."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pix2mobile.errors import ConfigError
+from pix2mobile.quantize.pte_quant import QuantizedModule, prepare_int8
+
+
+def _lowered_ops(module, example):
+    from executorch import exir
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+
+    edge = exir.to_edge_transform_and_lower(torch.export.export(module, example),
+                                            partitioner=[XnnpackPartitioner()])
+    return [getattr(n.target, "__name__", str(n.target)) for n in edge.exported_program().graph_module.graph.nodes
+            if n.op == "call_function"]
+
+
+def _quantized_convs(module):
+    gm = module.graph_module
+    names = [str(n.target) for n in gm.graph.nodes if n.op == "call_function"]
+    return sum("dequantize_per_channel" in n for n in names)
+
+
+@pytest.mark.slow
+def test_int8_folds_into_xnnpack_and_keep_float_leaves_the_conv_float(cycle, calib):
+    module, _ = cycle
+    quantized, notes = prepare_int8(module, calib.samples[0], calib)
+    assert isinstance(quantized, QuantizedModule) and not quantized.training
+    assert any("XNNPACKQuantizer" in n for n in notes)
+    assert _quantized_convs(quantized) == 4                    # 3 convs + 1 transposed conv, per-channel weights
+    ops = _lowered_ops(quantized, calib.samples[0])
+    assert "executorch_call_delegate" in ops
+    assert not [o for o in ops if "quantize" in o], "no q/dq left outside XNNPACK"
+    partial, notes = prepare_int8(module, calib.samples[0], calib, keep_float=("net.11",))
+    assert _quantized_convs(partial) == 3 and any("kept float: net.11" in n for n in notes)
+    with pytest.raises(ConfigError, match="no module net.99"):
+        prepare_int8(module, calib.samples[0], calib, keep_float=("net.99",))
+    with pytest.raises(ConfigError, match="needs calibration"):
+        prepare_int8(module, calib.samples[0], None)

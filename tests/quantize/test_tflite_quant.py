@@ -1,0 +1,96 @@
+"""ai-edge-quantizer recipes: int8 is really int8 (weights and activations), with float I/O and
+float normalisation; calibration takes global min/max and pins image inputs to their range."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pix2mobile.errors import ConfigError
+from pix2mobile.export import tflite
+from pix2mobile.export._common import ExportOptions
+from pix2mobile.quantize.tflite_quant import NORM_SCOPE, calibrate, quantize_tflite
+from quant_nets import CYCLE_IO
+
+
+@pytest.fixture(scope="module")
+def float_tflite(_trained_cycle, calib, tmp_path_factory):
+    import copy
+
+    path = tmp_path_factory.mktemp("tfl") / "cycle_fp32.tflite"
+    tflite.export(copy.deepcopy(_trained_cycle), calib.samples[0], CYCLE_IO, path, ExportOptions())
+    return path
+
+
+def _tensors(path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(path))
+    names = {t["index"]: t for t in it.get_tensor_details()}
+    ops = [(d["op_name"], [names[i] for i in d["outputs"]]) for d in it._get_ops_details()]
+    return it, ops
+
+
+@pytest.mark.slow
+def test_int8_has_int8_convs_float_io_and_float_instance_norm(float_tflite, calib, tmp_path):
+    out = tmp_path / "cycle_int8.tflite"
+    notes = quantize_tflite(float_tflite, out, "int8", CYCLE_IO, calibration=calib)
+    assert any("normalisation ops kept float" in n for n in notes)
+    it, ops = _tensors(out)
+    conv_out = [t["dtype"] for op, ts in ops if op in ("CONV_2D", "TRANSPOSE_CONV") for t in ts]
+    assert conv_out and all(d == np.int8 for d in conv_out)
+    norm_out = [t["dtype"] for op, ts in ops if op in ("MEAN", "RSQRT") for t in ts]
+    assert norm_out and all(d == np.float32 for d in norm_out)
+    runner = it.get_signature_runner("serving_default")
+    assert runner.get_input_details()["image"]["dtype"] == np.float32
+    assert runner.get_output_details()["translated"]["dtype"] == np.float32
+    assert out.stat().st_size < float_tflite.stat().st_size
+
+
+@pytest.mark.slow
+def test_dynamic_and_weight_only_keep_float_activations(float_tflite, tmp_path):
+    for precision in ("int8-dynamic", "w8", "fp16"):
+        out = tmp_path / f"c_{precision}.tflite"
+        quantize_tflite(float_tflite, out, precision, CYCLE_IO)
+        _, ops = _tensors(out)
+        convs = [t["dtype"] for op, ts in ops if op == "CONV_2D" for t in ts]
+        assert convs and all(d == np.float32 for d in convs), precision
+
+
+@pytest.mark.slow
+def test_calibration_is_global_min_max_with_pinned_inputs(float_tflite, calib):
+    data = float_tflite.read_bytes()
+    one = calibrate(data, CYCLE_IO, calib.samples[:1])
+    every = calibrate(data, CYCLE_IO, calib.samples)
+    assert every["serving_default_image:0" if "serving_default_image:0" in every else "serving_default_image"][
+        "min"].item() == -1.0
+    widened = [k for k in one if every[k]["max"].item() > one[k]["max"].item() + 1e-6]
+    assert widened, "more images must widen some ranges (no moving-average shrinking)"
+    assert all(every[k]["max"].item() >= one[k]["max"].item() - 1e-6 for k in one)
+
+
+@pytest.mark.slow
+def test_keep_float_and_errors(float_tflite, calib, tmp_path):
+    out = tmp_path / "kf.tflite"
+    notes = quantize_tflite(float_tflite, out, "int8", CYCLE_IO, calibration=calib, keep_float=("net.11",))
+    assert any("kept float: net.11" in n for n in notes)
+    _, ops = _tensors(out)
+    tail = [op for op, ts in ops if op != "DEQUANTIZE"][-3:]      # pad, conv, tanh of the head stay float
+    assert tail == ["MIRROR_PAD", "CONV_2D", "TANH"]
+    head = [t["dtype"] for op, ts in ops[-3:] for t in ts]
+    assert all(d == np.float32 for d in head)
+    with pytest.raises(ConfigError, match="names no ops"):
+        quantize_tflite(float_tflite, tmp_path / "x.tflite", "int8", CYCLE_IO, calibration=calib,
+                        keep_float=("net.99",))
+    with pytest.raises(ConfigError, match="needs calibration"):
+        quantize_tflite(float_tflite, tmp_path / "x.tflite", "int8", CYCLE_IO)
+    with pytest.raises(ConfigError, match="already quantized"):
+        quantize_tflite(out, tmp_path / "x.tflite", "w8", CYCLE_IO)
+    assert not (tmp_path / "x.tflite").exists()
+
+
+def test_norm_scope_matches_torch_class_names():
+    import re
+
+    assert re.search(NORM_SCOPE, "a/torch.nn.modules.instancenorm.InstanceNorm2d_in1;3")
+    assert not re.search(NORM_SCOPE, "a/torch.nn.modules.conv.Conv2d_1;2")
