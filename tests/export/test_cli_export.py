@@ -72,13 +72,13 @@ def test_failed_gate_exits_1_and_keeps_no_final_name(lite_run, tmp_path, capsys)
 def test_precision_flag_exports_each_supported_precision(lite_run, tmp_path, capsys) -> None:
     out = tmp_path / "exp"
     code = cli.main(["-q", "export", str(lite_run), "--out", str(out), "--formats", "tflite,onnx",
-                     "--precision", "fp32,int8", "--calibration-count", "4"])
+                     "--precision", "fp32,int8-dynamic"])
     assert code == 0, capsys.readouterr()
     rows = {(a["format"], a["precision"]): a for a in json.loads((out / "manifest.json").read_text())["artifacts"]}
-    assert set(rows) == {("tflite", "fp32"), ("tflite", "int8"), ("onnx", "fp32")}
-    assert rows[("tflite", "int8")]["status"] == "ok"
-    assert rows[("tflite", "int8")]["parity"]["psnr_db"] >= rows[("tflite", "int8")]["parity"]["threshold_db"]
-    assert rows[("tflite", "int8")]["bytes"] < rows[("tflite", "fp32")]["bytes"]
+    assert set(rows) == {("tflite", "fp32"), ("tflite", "int8-dynamic"), ("onnx", "fp32")}
+    q = rows[("tflite", "int8-dynamic")]
+    assert q["status"] == "ok" and q["parity"]["psnr_db"] >= q["parity"]["threshold_db"] == 30
+    assert q["bytes"] < rows[("tflite", "fp32")]["bytes"]
 
 
 def test_precision_no_format_supports_is_exit_2(lite_run, tmp_path, capsys) -> None:

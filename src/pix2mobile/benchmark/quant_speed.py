@@ -153,14 +153,15 @@ def main(argv: list[str] | None = None) -> int:
             out = args.cache / "exports" / f"{name}_{args.size}" / fmt
             manifest = _export(spec, generator, args.size, fmt, out, calibration)
             keep: tuple[str, ...] = ()
+            searched = None
             if not manifest.artifact(fmt, "int8").ok:
                 search = choose_precision(generator, spec, args.size, fmt, target_psnr=args.target_psnr,
                                           calibration=calibration, precisions=["int8"])
-                keep = search.keep_float
+                keep, searched = search.keep_float, search.describe()
                 if search.precision == "int8":
                     manifest = _export(spec, generator, args.size, fmt, out, calibration, keep)
             fp32, int8 = manifest.artifact(fmt, "fp32"), manifest.artifact(fmt, "int8")
-            rows[fmt] = {"fp32": fp32, "int8": int8, "keep_float": keep}
+            rows[fmt] = {"fp32": fp32, "int8": int8, "keep_float": keep, "search": searched}
             for prec, art in (("fp32", fp32), ("int8", int8)):
                 if art.file:
                     calls[f"{fmt} {prec}"] = _loader(fmt, out / art.file, args.threads, example)
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                      "size_ratio": (fp32.bytes / int8.bytes) if fp32.bytes and int8.bytes else None,
                      "fp32_psnr_db": fp32.parity.psnr_db, "int8_psnr_db": int8.parity.psnr_db,
                      "int8_ssim": int8.parity.ssim, "int8_status": int8.status, "int8_reason": int8.reason,
-                     "keep_float": list(row["keep_float"]), "fp32_ms": f_ms, "int8_ms": i_ms,
+                     "keep_float": list(row["keep_float"]), "search": row["search"], "fp32_ms": f_ms, "int8_ms": i_ms,
                      "speedup": (f_ms / i_ms) if f_ms and i_ms else None, "threads": args.threads,
                      "runs": args.runs}
             if not int8.ok:
@@ -197,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{fmt_num(e['int8_bytes'] and e['int8_bytes'] / 1e6, '8.2f')} {fmt_num(e['size_ratio'], '7.2f')}x "
               f"{fmt_num(e['int8_psnr_db'], '8.2f')} {fmt_num(e['int8_ssim'], '6.3f')} {fmt_num(e['fp32_ms'], '8.2f')} "
               f"{fmt_num(e['int8_ms'], '8.2f')} {fmt_num(e['speedup'], '7.2f')}x  {', '.join(e['keep_float']) or '-'}")
+    for e in results:
+        if e["search"]:
+            print(f"{e['model']} {e['format']}: {e['search']}")
     if args.json:
         from .._io import write_json
 

@@ -257,7 +257,9 @@ def calibrate(model: bytes, io: IOSpec, samples: Sequence[Sequence[Any]],
 def clip_range(lo: float, hi: float, hist: np.ndarray, levels: int = 256, steps: int = 33) -> tuple[float, float]:
     """The [min, max] to quantize a tensor with histogram `hist` over [lo, hi] into `levels` steps.
 
-    Candidates shrink each end of the span (which always contains 0) by 0..60% in `steps` steps;
+    Candidates shrink each end of the span (which always contains 0) by 0..60% in `steps` steps
+    (clipping harder scored lower end to end on a junyanz ResNet: the rounding noise a clipped
+    range saves is less than what clipping costs once InstanceNorm rescales it);
     the expected squared error of a candidate is step^2 / 12 for the values inside it plus the
     squared distance to the nearest end for the values outside (clipping). Min/max itself is a
     candidate, so this never does worse than min/max on the calibration data.
@@ -269,9 +271,9 @@ def clip_range(lo: float, hi: float, hist: np.ndarray, levels: int = 256, steps:
     p = p / p.sum()
     edges = np.linspace(lo, hi, len(p) + 1)
     centers = (edges[:-1] + edges[1:]) / 2
-    shrink = np.linspace(0.0, 0.6, steps)
-    qlo = (lo0 * (1 - shrink))[:, None]                                   # (steps, 1)
-    qhi = (hi0 * (1 - shrink))[None, :]                                   # (1, steps)
+    keep = 1.0 - np.linspace(0.0, 0.6, steps)
+    qlo = (lo0 * keep)[:, None]                                           # (steps, 1)
+    qhi = (hi0 * keep)[None, :]                                           # (1, steps)
     step = np.maximum(qhi - qlo, 1e-12) / (levels - 1)                    # (steps, steps)
     below = np.maximum(qlo[..., None] - centers, 0.0)                     # (steps, 1, bins)
     above = np.maximum(centers - qhi[..., None], 0.0)                     # (1, steps, bins)
