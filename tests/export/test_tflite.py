@@ -39,6 +39,31 @@ def test_image_plus_latent_converts_and_runs(tiny, tmp_path):
         np.testing.assert_allclose(got, module(x, z).numpy(), atol=1e-5)
 
 
+def test_tensor_names_lose_package_paths_only(tiny, tmp_path, monkeypatch):
+    module, _ = tiny("cycle")
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    short = tflite.export(module, (x,), CYCLE_IO, tmp_path / "short.tflite", ExportOptions()).path
+    monkeypatch.setattr(tflite, "compact_names", lambda path: 0)
+    long = tflite.export(module, (x,), CYCLE_IO, tmp_path / "long.tflite", ExportOptions()).path
+
+    def names(path):
+        interpreter = Interpreter(model_path=str(path))
+        return interpreter, [d["name"] for d in interpreter.get_tensor_details()]
+
+    long_i, long_names = names(long)
+    short_i, short_names = names(short)
+    assert any("torch.nn.modules.conv.Conv2d_" in n for n in long_names)
+    assert not any("torch.nn." in n or "export_nets." in n for n in short_names)
+    assert any("/Conv2d_" in n for n in short_names) and len(short_names) == len(long_names)
+    assert short.stat().st_size < long.stat().st_size
+    assert short_i.get_signature_list() == long_i.get_signature_list()
+    feed = x.permute(0, 2, 3, 1).contiguous().numpy()
+    a = long_i.get_signature_runner("serving_default")(image=feed)["translated"]
+    b = short_i.get_signature_runner("serving_default")(image=feed)["translated"]
+    np.testing.assert_array_equal(a, b)
+    assert tflite.compact_names(short) == 0                               # nothing left to drop
+
+
 def test_progress_env_is_restored(monkeypatch):
     import os
 

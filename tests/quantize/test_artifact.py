@@ -11,8 +11,8 @@ import pytest
 from pix2mobile.errors import ConfigError
 from pix2mobile.export import export_model
 from pix2mobile.export.manifest import Manifest
+from pix2mobile.models.spec import IOSpec
 from pix2mobile.quantize import quantize_export_dir, quantize_file
-from pix2mobile.quantize.artifact import iospec_from_json
 from quant_nets import CYCLE_IO, SIZE
 
 
@@ -26,7 +26,7 @@ def export_dir(_trained_cycle, tmp_path_factory):
 
 
 def test_manifest_io_round_trips(export_dir):
-    io, size = iospec_from_json(dict(Manifest.read(export_dir).io))
+    io, size = IOSpec.from_json(dict(Manifest.read(export_dir).io))
     assert io == CYCLE_IO and size == (SIZE, SIZE)
 
 

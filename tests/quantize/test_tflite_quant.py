@@ -106,3 +106,5 @@ def test_norm_scope_matches_torch_class_names():
 
     assert re.search(NORM_SCOPE, "a/torch.nn.modules.instancenorm.InstanceNorm2d_in1;3")
     assert not re.search(NORM_SCOPE, "a/torch.nn.modules.conv.Conv2d_1;2")
+    assert re.search(NORM_SCOPE, "NamedIO/Net_module/InstanceNorm2d_in1;3")        # as export writes it now
+    assert not re.search(NORM_SCOPE, "NamedIO/Net_module/MyInstanceNorm2d_in1;3")

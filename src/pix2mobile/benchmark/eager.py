@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import CheckpointError, ConfigError
-from ..models.spec import IOSpec, TensorSpec
+from ..models.spec import IOSpec
 
 NO_CHECKPOINT = ("the manifest records no checkpoint path (only model.checkpoint_sha256); "
                  "pass --checkpoint RUN_DIR to rebuild the eager PyTorch baseline")
@@ -113,20 +113,5 @@ def recipe_for(model: Any, checkpoint: str | Path | None,
 
 
 def io_from_manifest(io_json: Mapping[str, Any]) -> IOSpec:
-    """The model's IOSpec from the manifest's `io` entry (kind follows from the layout)."""
-    def spec(d: Mapping[str, Any]) -> TensorSpec:
-        shape, layout = list(d["shape"]), d["layout"]
-        rng = (float(d["range"][0]), float(d["range"][1]))
-        if layout == "NCHW":
-            return TensorSpec(d["name"], "image", rng, channels=int(shape[1]))
-        if layout == "NC":
-            return TensorSpec(d["name"], "latent", rng, dim=int(shape[1]))
-        if layout == "N":
-            return TensorSpec(d["name"], "scalar", rng)
-        raise ConfigError(f"manifest io tensor {d['name']!r} has layout {layout!r}; expected NCHW, NC or N")
-
-    try:
-        return IOSpec(inputs=tuple(spec(d) for d in io_json["inputs"]),
-                      outputs=tuple(spec(d) for d in io_json["outputs"]))
-    except (KeyError, IndexError, TypeError) as exc:
-        raise ConfigError(f"the manifest's io entry is incomplete ({exc!r}); re-export with this pix2mobile") from None
+    """The model's IOSpec from the manifest's `io` entry."""
+    return IOSpec.from_json(io_json)[0]

@@ -67,29 +67,27 @@ def parity_inputs(io: IOSpec, size: tuple[int, int], n: int = 2, seed: int = 0) 
     """`n` batch-1 input tuples built from real photos (see the module docstring)."""
     from ..data.builtin import sample_batch
 
-    n_images = sum(1 for s in io.inputs if s.kind == "image")
-    photos = sample_batch(max(n * n_images, 1), max(size), seed=seed)[..., :size[0], :size[1]]
-    photos = torch.round(photos * 255.0) / 255.0
-    gen = torch.Generator().manual_seed(seed)
-    samples = []
-    for i in range(n):
-        inputs, k = [], 0
-        for spec in io.inputs:
-            if spec.kind == "image":
-                img = photos[i * n_images + k: i * n_images + k + 1]
-                k += 1
-                if spec.channels == 1:
-                    img = img.mean(dim=1, keepdim=True)
-                elif spec.channels != 3:
-                    raise ConfigError(f"input '{spec.name}' has {spec.channels} channels; real-image parity "
-                                      "inputs exist for 1 or 3")
-                inputs.append(spec.from_unit(img))
-            elif spec.kind == "latent":
-                inputs.append(torch.randn((1, spec.dim), generator=gen).clamp(*spec.range))
-            else:
-                inputs.append(spec.from_unit(torch.rand((1,), generator=gen)))
-        samples.append(tuple(inputs))
-    return samples
+    n_images = max(1, sum(1 for s in io.inputs if s.kind == "image"))    # a photo per sample even for none
+    photos = sample_batch(n * n_images, max(size), seed=seed)[..., :size[0], :size[1]]
+    return list(io.samples_from_photos(photos, seed=seed))
+
+
+def verify(fmt: Any, path: Path, io: IOSpec, inputs: Sequence[tuple[torch.Tensor, ...]],
+           reference: Sequence[Sequence[np.ndarray]], threshold: float) -> tuple[Parity, str | None]:
+    """Run the artifact at `path` on `inputs` with its format's runtime and compare with `reference`:
+    (its Parity, the reason it fails or None). A runtime refusing the file is a failure, not a crash."""
+    try:
+        candidate = _run_all(fmt.runner_fn(path, io), inputs, len(io.outputs))
+        result = parity_mod.compare(reference, candidate, io.outputs, threshold)
+    except MissingDependencyError as exc:
+        return Parity(threshold_db=threshold, samples=len(inputs)), f"verifier unavailable (missing {exc.package})"
+    except Exception as exc:
+        log.warning("%s verification failed: %s", fmt.key, first_line(exc), exc_info=log.isEnabledFor(logging.DEBUG))
+        return Parity(threshold_db=threshold, samples=len(inputs)), f"verification failed: {first_line(exc)}"
+    parity = Parity(psnr_db=_finite_or_none(result.psnr_db), ssim=_finite_or_none(result.ssim),
+                    max_abs_err=_finite_or_none(result.max_abs_err), scale=result.scale,
+                    threshold_db=threshold, samples=result.samples)
+    return parity, None if result.passed else f"parity gate: {result.describe()}"
 
 
 def _versions(names: Sequence[str]) -> dict[str, str | None]:
@@ -284,21 +282,7 @@ def _export_one(fmt: Any, precision: str, module: nn.Module, inputs: list[tuple[
     row.update(inputs=exported.inputs, outputs=exported.outputs, notes=tuple(exported.notes), export_seconds=export_s)
 
     t1 = time.perf_counter()
-    reason = None
-    try:
-        runner = fmt.runner_fn(staged, io)
-        candidate = _run_all(runner, inputs, len(io.outputs))
-        result = parity_mod.compare(reference, candidate, io.outputs, threshold)
-        row["parity"] = Parity(psnr_db=_finite_or_none(result.psnr_db), ssim=_finite_or_none(result.ssim),
-                               max_abs_err=_finite_or_none(result.max_abs_err), scale=result.scale,
-                               threshold_db=threshold, samples=result.samples)
-        if not result.passed:
-            reason = f"parity gate: {result.describe()}"
-    except MissingDependencyError as exc:
-        reason = f"verifier unavailable (missing {exc.package})"
-    except Exception as exc:  # the runtime refusing the artifact is a verification failure
-        log.warning("%s verification failed: %s", fmt.key, first_line(exc), exc_info=log.isEnabledFor(logging.DEBUG))
-        reason = f"verification failed: {first_line(exc)}"
+    row["parity"], reason = verify(fmt, staged, io, inputs, reference, threshold)
     row["verify_seconds"] = round(time.perf_counter() - t1, 3)
 
     target = failed if reason else final

@@ -8,6 +8,10 @@
   `rewrite.expand_as_resize` (its expands otherwise yield a file the interpreter refuses).
 - litert-torch prints a rich progress tree to the console unless LITERT_TORCH_SHOW_PROGRESS
   is off; we turn it off for the duration of the call and restore it.
+- Tensor names lose the Python package paths litert-torch writes into them
+  (`pix2mobile.models.fast_style.ConvLayer_conv1` becomes `ConvLayer_conv1`): they were a sixth
+  of a lite model's file, 8-bit or not. The module path (class_attribute per level) stays, which
+  is what `quantize.tflite_quant` finds layers by; signatures are untouched.
 - The written file is run once before it is renamed into place. litert-torch 0.10's default
   (min-cut) layout partitioner can produce a BROADCAST_TO the interpreter rejects ("Output shape
   must be broadcastable from input shape", BicycleGAN's z map); then we reconvert with the
@@ -19,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -61,6 +66,30 @@ def _convert(litert_torch: Any, wrapper: nn.Module, kwargs: dict[str, torch.Tens
         raise ExportError(f"litert-torch could not convert the model: {first_line(exc)}") from exc
 
 
+_PACKAGE_PATH = re.compile(r"(?<![^/;])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*\.(?=[A-Za-z_]\w*_\w)")
+"""`package.module.` before a `Class_attribute` name segment (segments start the name or follow / or ;)."""
+
+
+def compact_names(path: Path) -> int:
+    """Rewrite the .tflite at `path` with `_PACKAGE_PATH` dropped from tensor names; bytes saved."""
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model(str(path))
+    changed = False
+    for subgraph in model.subgraphs:
+        for tensor in subgraph.tensors:
+            if tensor.name:
+                name = tensor.name.decode() if isinstance(tensor.name, bytes) else tensor.name
+                short = _PACKAGE_PATH.sub("", name)
+                if short != name:
+                    tensor.name, changed = short.encode(), True
+    if not changed:
+        return 0
+    before = path.stat().st_size
+    path.write_bytes(bytes(flatbuffer_utils.convert_object_to_bytearray(model)))
+    return before - path.stat().st_size
+
+
 def _smoke_test(path: Path, kwargs: dict[str, torch.Tensor]) -> str | None:
     """Run the written file once; the interpreter's complaint, or None."""
     interpreter_lib = require("ai_edge_litert.interpreter", "ai-edge-litert", "TFLite verification")
@@ -90,6 +119,7 @@ def export(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOSp
     with atomic_path(out_path) as tmp:
         with _quiet_litert():
             edge_model.export(str(tmp))
+        compact_names(tmp)
         problem = _smoke_test(tmp, kwargs)
         if problem:
             # litert-torch 0.10's min-cut layout partitioner can emit BROADCAST_TO from an NCHW
@@ -97,6 +127,7 @@ def export(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOSp
             edge_model = _convert(litert_torch, wrapper, kwargs, LAYOUT_OPTIMIZE_PARTITIONER="GREEDY")
             with _quiet_litert():
                 edge_model.export(str(tmp))
+            compact_names(tmp)
             notes.append(f"reconverted with LAYOUT_OPTIMIZE_PARTITIONER=GREEDY: the default layout "
                          f"partitioner's model failed in the interpreter ({problem})")
     with torch.no_grad():

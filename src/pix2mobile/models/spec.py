@@ -45,6 +45,21 @@ class TensorSpec:
         return {"name": self.name, "shape": list(self.shape(size, batch)), "layout": self.layout,
                 "dtype": "float32", "range": list(self.range)}
 
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> TensorSpec:
+        """The spec a `to_json` entry (a manifest's io tensor) describes; the kind follows from the layout."""
+        from ..errors import ConfigError
+
+        shape, layout = list(d["shape"]), d["layout"]
+        rng = (float(d["range"][0]), float(d["range"][1]))
+        if layout == "NCHW":
+            return cls(d["name"], "image", rng, channels=int(shape[1]))
+        if layout == "NC":
+            return cls(d["name"], "latent", rng, dim=int(shape[1]))
+        if layout == "N":
+            return cls(d["name"], "scalar", rng)
+        raise ConfigError(f"io tensor {d['name']!r} has layout {layout!r}; expected NCHW, NC or N")
+
     def from_unit(self, x: torch.Tensor) -> torch.Tensor:
         """Map an image in [0, 1] onto this tensor's range."""
         lo, hi = self.range
@@ -64,6 +79,49 @@ class IOSpec:
     def to_json(self, size: tuple[int, int], batch: int = 1) -> dict[str, Any]:
         return {"inputs": [t.to_json(size, batch) for t in self.inputs],
                 "outputs": [t.to_json(size, batch) for t in self.outputs]}
+
+    @classmethod
+    def from_json(cls, io: Mapping[str, Any]) -> tuple[IOSpec, tuple[int, int]]:
+        """The IOSpec and (H, W) of a `to_json` block (a manifest's `io`); (0, 0) when no tensor is an image."""
+        from ..errors import ConfigError
+
+        try:
+            spec = cls(tuple(TensorSpec.from_json(d) for d in io["inputs"]),
+                       tuple(TensorSpec.from_json(d) for d in io["outputs"]))
+            size = next(((int(d["shape"][2]), int(d["shape"][3])) for d in [*io["inputs"], *io["outputs"]]
+                         if d.get("layout") == "NCHW"), (0, 0))
+        except (KeyError, TypeError, IndexError, ValueError) as exc:
+            raise ConfigError(f"the manifest's io block is incomplete ({exc!r}); re-export with pix2mobile export") from None
+        return spec, size
+
+    def samples_from_photos(self, photos: torch.Tensor, seed: int = 0) -> tuple[tuple[torch.Tensor, ...], ...]:
+        """Batch-1 input tuples from (N, 3, H, W) photos in [0, 1], quantised to 8 bits as real images
+        are: each image input takes the next photo (grey for 1 channel), latents and scalars are seeded
+        draws. Parity gates and calibration both feed models this way."""
+        from ..errors import ConfigError
+
+        n_images = sum(1 for s in self.inputs if s.kind == "image")
+        photos = torch.round(photos.clamp(0, 1) * 255.0) / 255.0
+        gen = torch.Generator().manual_seed(seed)
+        samples = []
+        for i in range(photos.shape[0] // max(n_images, 1)):
+            inputs: list[torch.Tensor] = []
+            k = i * n_images
+            for spec in self.inputs:
+                if spec.kind == "image":
+                    img, k = photos[k:k + 1], k + 1
+                    if spec.channels == 1:
+                        img = img.mean(dim=1, keepdim=True)
+                    elif spec.channels != 3:
+                        raise ConfigError(f"input '{spec.name}' has {spec.channels} channels; real images "
+                                          "exist for 1 or 3")
+                    inputs.append(spec.from_unit(img))
+                elif spec.kind == "latent":
+                    inputs.append(torch.randn((1, spec.dim), generator=gen).clamp(*spec.range))
+                else:
+                    inputs.append(spec.from_unit(torch.rand((1,), generator=gen)))
+            samples.append(tuple(inputs))
+        return tuple(samples)
 
 
 def identity_exportable(generator: nn.Module, size: tuple[int, int]) -> nn.Module:

@@ -23,33 +23,12 @@ from typing import Any, Sequence
 
 from ..errors import ConfigError, MissingDependencyError
 from ..export.manifest import MANIFEST_NAME, ArtifactEntry, Manifest, Parity
-from ..models.spec import IOSpec, TensorSpec
+from ..models.spec import IOSpec
 from .recipes import recipe_for
 
 log = logging.getLogger(__name__)
 SUFFIX_FORMAT = {".tflite": "tflite", ".mlpackage": "mlpackage", ".mlmodel": "mlmodel", ".pte": "pte",
                  ".ptl": "ptl", ".onnx": "onnx"}
-
-
-def iospec_from_json(io: dict[str, Any]) -> tuple[IOSpec, tuple[int, int]]:
-    """The IOSpec (and H, W) a manifest's `io` records."""
-    def spec(d: dict[str, Any]) -> TensorSpec:
-        shape, layout = list(d["shape"]), d["layout"]
-        rng = (float(d["range"][0]), float(d["range"][1]))
-        if layout == "NCHW":
-            return TensorSpec(d["name"], "image", rng, channels=int(shape[1]))
-        if layout == "NC":
-            return TensorSpec(d["name"], "latent", rng, dim=int(shape[1]))
-        return TensorSpec(d["name"], "scalar", rng)
-
-    try:
-        inputs = tuple(spec(d) for d in io["inputs"])
-        outputs = tuple(spec(d) for d in io["outputs"])
-    except (KeyError, TypeError, IndexError) as exc:
-        raise ConfigError(f"the manifest's io block is incomplete ({exc}); re-export with pix2mobile export") from None
-    size = next(((int(d["shape"][2]), int(d["shape"][3])) for d in io["inputs"] + io["outputs"]
-                 if d.get("layout") == "NCHW"), (0, 0))
-    return IOSpec(inputs, outputs), size
 
 
 def _stem(entry: ArtifactEntry, suffix: str) -> str:
@@ -73,7 +52,7 @@ def quantize_export_dir(export_dir: str | Path, precisions: Sequence[str], *, fo
 
     folder = Path(export_dir)
     manifest = Manifest.read(folder)
-    io, size = iospec_from_json(dict(manifest.io))
+    io, size = IOSpec.from_json(dict(manifest.io))
     cal = calibration if isinstance(calibration, CalibrationSet) else None
     jobs = []
     for precision in precisions:
@@ -126,7 +105,7 @@ def _quantize_row(fmt: Any, recipe: Any, float_path: Path, staged: Path, io: IOS
                   base: ArtifactEntry, calibration: Any) -> ArtifactEntry:
     from ..export import parity as parity_mod
     from ..export._common import first_line
-    from ..export.pipeline import _finite_or_none, _run_all, _versions, parity_inputs
+    from ..export.pipeline import _run_all, _versions, parity_inputs, verify
     from .build import transform_artifact
 
     threshold = parity_mod.DEFAULT_THRESHOLDS_DB[recipe.precision]
@@ -143,21 +122,15 @@ def _quantize_row(fmt: Any, recipe: Any, float_path: Path, staged: Path, io: IOS
              f"parity reference: {float_path.name} (the PyTorch module was not available)"]
     row.update(notes=tuple(notes), export_seconds=round(time.perf_counter() - t0, 3))
     t1 = time.perf_counter()
-    reason = None
+    inputs = parity_inputs(io, size, n=2, seed=0)
     try:
-        inputs = parity_inputs(io, size, n=2, seed=0)
         reference = _run_all(fmt.runner_fn(float_path, io), inputs, len(io.outputs))
-        candidate = _run_all(fmt.runner_fn(staged, io), inputs, len(io.outputs))
-        result = parity_mod.compare(reference, candidate, io.outputs, threshold)
-        row["parity"] = Parity(psnr_db=_finite_or_none(result.psnr_db), ssim=_finite_or_none(result.ssim),
-                               max_abs_err=_finite_or_none(result.max_abs_err), scale=result.scale,
-                               threshold_db=threshold, samples=result.samples)
-        if not result.passed:
-            reason = f"parity gate: {result.describe()}"
     except MissingDependencyError as exc:
-        reason = f"verifier unavailable (missing {exc.package})"
+        reference, reason = None, f"verifier unavailable (missing {exc.package})"
     except Exception as exc:
-        reason = f"verification failed: {first_line(exc)}"
+        reference, reason = None, f"verification failed: the float artifact did not run: {first_line(exc)}"
+    if reference is not None:
+        row["parity"], reason = verify(fmt, staged, io, inputs, reference, threshold)
     row["verify_seconds"] = round(time.perf_counter() - t1, 3)
     return ArtifactEntry(status="failed" if reason else "ok", reason=reason, **row)
 
@@ -215,13 +188,13 @@ def _file_io(src: Path) -> tuple[IOSpec, tuple[int, int]]:
     manifest_path = src.parent / MANIFEST_NAME
     if manifest_path.is_file():
         manifest = Manifest.read(manifest_path)
-        return iospec_from_json(dict(manifest.io))
+        return IOSpec.from_json(dict(manifest.io))
     if src.suffix in (".mlpackage", ".mlmodel"):
         from ..export._common import require
 
         ct = require("coremltools", "coremltools", "reading Core ML metadata")
         meta = ct.models.MLModel(str(src), skip_model_load=True).user_defined_metadata
         if "pix2mobile.io" in meta:
-            return iospec_from_json(json.loads(meta["pix2mobile.io"]))
+            return IOSpec.from_json(json.loads(meta["pix2mobile.io"]))
     raise ConfigError(f"{src}: no {MANIFEST_NAME} beside it says what its inputs and outputs are; quantize the "
                       f"export folder instead, or keep the manifest next to the file")

@@ -61,33 +61,6 @@ def _check_count(count: int) -> None:
         raise ConfigError(f"calibration count must be >= 1, got {count}")
 
 
-def samples_from_photos(io: IOSpec, photos: torch.Tensor, seed: int = 0) -> tuple[tuple[torch.Tensor, ...], ...]:
-    """Model input tuples from (N, 3, H, W) photos in [0, 1]: one sample per `n_images` photos."""
-    n_images = sum(1 for s in io.inputs if s.kind == "image")
-    n = photos.shape[0] // max(n_images, 1)
-    photos = torch.round(photos.clamp(0, 1) * 255.0) / 255.0
-    gen = torch.Generator().manual_seed(seed)
-    out = []
-    for i in range(n):
-        inputs, k = [], 0
-        for spec in io.inputs:
-            if spec.kind == "image":
-                img = photos[i * n_images + k: i * n_images + k + 1]
-                k += 1
-                if spec.channels == 1:
-                    img = img.mean(dim=1, keepdim=True)
-                elif spec.channels != 3:
-                    raise ConfigError(f"input '{spec.name}' has {spec.channels} channels; calibration images "
-                                      "exist for 1 or 3")
-                inputs.append(spec.from_unit(img))
-            elif spec.kind == "latent":
-                inputs.append(torch.randn((1, spec.dim), generator=gen).clamp(*spec.range))
-            else:
-                inputs.append(spec.from_unit(torch.rand((1,), generator=gen)))
-        out.append(tuple(inputs))
-    return tuple(out)
-
-
 def builtin_crops(n: int, size: int, seed: int = BUILTIN_SEED) -> torch.Tensor:
     """(n, 3, size, size) crops in [0, 1] of the built-in photos taken in turn (photo i % 8), each
     at a random scale and position, seeded. Taking the photos in turn keeps rare scenes in the set:
@@ -113,7 +86,7 @@ def builtin_calibration(io: IOSpec, size: int | Sequence[int], count: int = DEFA
     h, w = _size(size)
     n_images = max(1, sum(1 for s in io.inputs if s.kind == "image"))
     photos = builtin_crops(count * n_images, max(h, w), seed=seed)[..., :h, :w]
-    return CalibrationSet(samples_from_photos(io, photos, seed), f"built-in photos (seed {seed})", (h, w))
+    return CalibrationSet(io.samples_from_photos(photos, seed), f"built-in photos (seed {seed})", (h, w))
 
 
 def folder_calibration(folder: str | Path, io: IOSpec, size: int | Sequence[int],
@@ -131,7 +104,7 @@ def folder_calibration(folder: str | Path, io: IOSpec, size: int | Sequence[int]
                           f"folder holds {len(images)}")
     picks = sorted({round(i * (len(images) - 1) / max(wanted - 1, 1)) for i in range(wanted)})
     photos = torch.stack([images[i][:, :h, :w] for i in picks])
-    return CalibrationSet(samples_from_photos(io, photos), f"{Path(folder)} ({len(images)} images there)", (h, w))
+    return CalibrationSet(io.samples_from_photos(photos), f"{Path(folder)} ({len(images)} images there)", (h, w))
 
 
 def load_calibration(source: str | Path | None, io: IOSpec, size: int | Sequence[int],

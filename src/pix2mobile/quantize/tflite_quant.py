@@ -18,8 +18,8 @@ Two changes from ai-edge-quantizer's static defaults, each measured on lightly t
    inputs are pinned to their declared range.
 
 `keep_float` names torch modules (as `named_modules()` spells them) whose ops stay float. Op
-names record the module path (`ClassName_attr/ClassName_attr;k`), which is how they are found
-(a layer that writes a graph output is named after the output; its weights still carry the path).
+names record the module path (`ClassName_attr/ClassName_attr;k`; export drops the Python package
+before each class name, older files still carry it), which is how they are found (a layer that writes a graph output is named after the output; its weights still carry the path).
 The float region spreads to the single-input ops without weights around a kept op (the tanh
 after a last conv, the pad before it), so no int8 round trip is left between them.
 """
@@ -41,7 +41,7 @@ from ..models.spec import IOSpec
 SIGNATURE = "serving_default"
 HISTOGRAM_BINS = 1024
 PRECISIONS = ("fp16", "w8", "int8-dynamic", "int8")
-NORM_SCOPE = r"\.(InstanceNorm[123]d|GroupNorm|LayerNorm)_"
+NORM_SCOPE = r"(?:^|[./;])(InstanceNorm[123]d|GroupNorm|LayerNorm)_"
 """Op scopes of normalisation layers, kept float by the int8 recipe."""
 WEIGHTED_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "FULLY_CONNECTED",
                           "BATCH_MATMUL", "EMBEDDING_LOOKUP"})
