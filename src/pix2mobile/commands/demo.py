@@ -4,7 +4,8 @@ Stages (each writes under OUT, atomically):
   1. nst/      Gatys NST of a built-in photo with the built-in generated painting (the desktop reference)
   2. style/    train a `lite` fast-style generator on the built-in photos and that painting
   3. morph/    fit coordinate MLPs to two generated suprematist images; frames and a GIF between them
-  4. export_*/ export both to ptl, tflite, mlpackage, mlmodel, onnx and pte, each verified against PyTorch
+  4. export_*/ export both to ptl, tflite, mlpackage, mlmodel, onnx and pte, each verified against PyTorch;
+               the style model also as int8 (tflite, pte, ptl) and palette6 (Core ML), calibrated on built-in photos
   5. bench_*/  latency, size and parity of every artifact, judged against the desktop references
 
 The defaults take about ten minutes on two CPU cores; every stage's size is a flag.
@@ -39,6 +40,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--morph-export-size", type=int, default=128, help="export size of the morph (default: 128)")
     p.add_argument("--formats", default="ptl,tflite,mlpackage,mlmodel,onnx,pte",
                    help="formats to export (default: all six)")
+    p.add_argument("--style-precisions", default="int8,palette6", metavar="P[,P...]",
+                   help="precisions the style model gets besides each format's first, where a format makes "
+                        "them (default: int8,palette6; '' for float only)")
     p.add_argument("--bench-runs", type=int, default=20, help="timed runs per artifact (default: 20)")
 
 
@@ -49,7 +53,8 @@ def _stage(n: int, total: int, what: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     from ..benchmark import BenchConfig, run_bench
-    from ..export import ExportOptions, export_model
+    from ..errors import ConfigError
+    from ..export import FORMATS, ExportOptions, export_model
     from ..models.gatys import NSTConfig
     from ..models.loading import load_generator
     from ..train import fast_style as train_style
@@ -58,8 +63,15 @@ def run(args: argparse.Namespace) -> int:
     from .export import format_table
 
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    extra = [p.strip() for p in args.style_precisions.split(",") if p.strip()]
+    known = {p for f in FORMATS.values() for p in f.precisions}
+    if [f for f in formats if f not in FORMATS] or [p for p in extra if p not in known]:
+        raise ConfigError(f"demo: unknown format or precision in --formats {args.formats} / --style-precisions "
+                          f"{args.style_precisions} (formats: {', '.join(FORMATS)}; precisions: {', '.join(sorted(known))})")
+    style_precisions = {f: list(dict.fromkeys([FORMATS[f].default_precision,
+                                               *(p for p in extra if p in FORMATS[f].precisions)])) for f in formats}
+    out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {"stages": {}}
     stages = summary["stages"]
     total = 5
@@ -87,10 +99,11 @@ def run(args: argparse.Namespace) -> int:
 
     t = _stage(4, total, f"export both to {', '.join(formats)}, each verified against PyTorch")
     manifests = {}
-    for name, run_dir, size in (("style", style_run, args.export_size), ("morph", morph_run, args.morph_export_size)):
+    for name, run_dir, size, precisions in (("style", style_run, args.export_size, style_precisions),
+                                            ("morph", morph_run, args.morph_export_size, None)):
         loaded = load_generator(run_dir)
         manifests[name] = export_model(loaded.generator, loaded.spec, (size, size), formats, out / f"export_{name}",
-                                       options=loaded.options, export_options=ExportOptions(),
+                                       precisions=precisions, options=loaded.options, export_options=ExportOptions(),
                                        checkpoint_sha256=loaded.sha256, checkpoint=loaded.source, force=True)
         print(format_table(manifests[name]) + "\n")
     stages["export"] = {name: {"dir": f"export_{name}", "ok": m.ok} for name, m in manifests.items()}
