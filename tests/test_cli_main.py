@@ -74,3 +74,26 @@ def test_info_json_lists_models_and_versions(capsys) -> None:
     # BicycleGAN's U-Net cannot take 64x64: not measured is null, never 0.
     assert by_key["bicyclegan/unet_256"]["macs"] is None and "256" in by_key["bicyclegan/unet_256"]["note"]
     assert data["versions"]["torch"].startswith("2.13")
+
+
+def test_logging_keeps_our_info_and_real_warnings_drops_known_noise(monkeypatch) -> None:
+    import logging
+
+    from pix2mobile.cli import _DropHarmless, _configure_logging
+
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [logging.StreamHandler()])
+    monkeypatch.setattr(root, "level", root.level)
+    _configure_logging(verbose=False, quiet=False)
+    assert logging.getLogger("pix2mobile.export").isEnabledFor(logging.INFO)
+    assert not logging.getLogger("litert_torch").isEnabledFor(logging.INFO)       # converters' INFO is noise
+    assert logging.getLogger("coremltools").isEnabledFor(logging.WARNING)
+    drop = _DropHarmless()
+
+    def record(msg: str) -> logging.LogRecord:
+        return logging.LogRecord("coremltools", logging.WARNING, __file__, 1, msg, None, None)
+
+    assert not drop.filter(record("Failed to load _MLModelProxy: No module named 'coremltools.libcoremlpython'"))
+    assert drop.filter(record("Input 'image' has an unsupported dtype"))                     # kept
+    assert any(isinstance(f, _DropHarmless) for f in root.handlers[0].filters)
+    logging.captureWarnings(False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -55,12 +56,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+HARMLESS = (
+    "libcoremlpython",                          # Core ML's runtime exists only on macOS; we convert, never predict
+    "Maximum required version",                 # coremltools' scikit-learn converter, which we do not use
+    "has not been tested with coremltools",     # torch 2.13 is pinned; tests convert and verify every artifact
+    "torchao/_C",                               # CUDA kernels of torchao, absent from a CPU install
+    "Detected no triton",
+    "torchvision is not installed",             # by design (see models/vgg.py); ONNX only skips its ops
+    "is an Enum subclass",                      # torch's own deprecation notes about torch internals
+    "isinstance(treespec, LeafSpec)",
+    "experimental_preserve_all_tensors",        # ai-edge-quantizer's calibrator needs every tensor kept
+)
+"""Third-party warnings every run prints on a CPU Linux machine and no user can act on: shown with -v only."""
+
+
+class _DropHarmless(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(text in message for text in HARMLESS)
+
+
 def _configure_logging(verbose: bool, quiet: bool) -> None:
-    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    # Converters log a lot at INFO; keep our own INFO and their warnings.
-    for noisy in ("absl", "coremltools", "torch", "onnxscript", "executorch", "tensorflow", "jax"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    """Our INFO and everyone's warnings; converters log a lot at INFO (litert-torch on the root logger)."""
+    ours = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)   # no-op if set up
+    logging.getLogger().setLevel(logging.DEBUG if verbose else logging.WARNING)
+    logging.getLogger("pix2mobile").setLevel(ours)
+    if not verbose:
+        logging.captureWarnings(True)       # warnings.warn() as records, so the filter sees them too
+        for name in ("", "torch"):          # torch logs through a handler of its own
+            for handler in logging.getLogger(name).handlers:
+                handler.addFilter(_DropHarmless())
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")    # litert's C++ INFO lines (op counts)
+        # torch's loggers get their own handlers on import, later than this: quiet the one that nags
+        logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -112,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
     t = _stage(5, total, "benchmark every artifact against eager PyTorch and the desktop references")
     for name in manifests:
         report = run_bench(out / f"export_{name}", out / f"bench_{name}",
-                           BenchConfig(runs=args.bench_runs, style=args.style, nst_steps=args.nst_steps))
+                           BenchConfig(runs=args.bench_runs, style=args.style, nst_steps=args.nst_steps,
+                                       force=True))
         print((out / f"bench_{name}" / "report.md").read_text())
         stages.setdefault("bench", {})[name] = {"dir": f"bench_{name}", "rows": len(report.rows)}
     stages["bench"]["seconds"] = round(time.perf_counter() - t, 1)
