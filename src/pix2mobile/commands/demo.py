@@ -8,7 +8,7 @@ Stages (each writes under OUT, atomically):
                the style model also as int8 (tflite, pte, ptl) and palette6 (Core ML), calibrated on built-in photos
   5. bench_*/  latency, size and parity of every artifact, judged against the desktop references
 
-The defaults take about ten minutes on two CPU cores; every stage's size is a flag.
+The defaults take about seven minutes on two CPU cores; every stage's size is a flag.
 """
 
 from __future__ import annotations
