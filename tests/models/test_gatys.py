@@ -45,3 +45,21 @@ def test_adam_optimiser_also_descends() -> None:
     style = images.to_tensor(builtin.style_image(size=48))[None]
     result = stylize(content, style, vgg, NSTConfig(steps=15, optimizer="adam", lr=0.05))
     assert result.history[-1]["total"] < result.history[0]["total"] * 0.7
+
+
+@pytest.mark.slow
+def test_nst_moves_amber_towards_candys_colour_statistics(shared_data) -> None:
+    """pytorch/examples' own pair: the stylised photo's Gram matrices get closer to candy's."""
+    torch.set_num_threads(2)
+    vgg = load_vgg()
+    content = images.to_tensor(images.resize_longer(images.load_image(shared_data / "content" / "amber.jpg"), 64))[None]
+    style = images.to_tensor(images.resize_longer(images.load_image(shared_data / "style" / "candy.jpg"), 64))[None]
+    result = stylize(content, style, vgg, NSTConfig(steps=20))
+    assert result.history[-1]["style"] < result.history[0]["style"] / 10
+
+    def gram_distance(x: torch.Tensor) -> float:
+        with torch.no_grad():
+            a, b = vgg(x, ("relu2_1",))["relu2_1"], vgg(style, ("relu2_1",))["relu2_1"]
+        return float((gram(a) - gram(b)).pow(2).sum())
+
+    assert gram_distance(result.image) < gram_distance(content) / 4

@@ -40,7 +40,7 @@ class PeakMemory:
 
 
 def _status_mb(field: str) -> float | None:
-    """A `VmXXX:  N kB` line of /proc/self/status in MiB, or None without /proc."""
+    """The `field` line of /proc/self/status (`VmHWM:  1234 kB`) in MiB; None without /proc or that line."""
     try:
         with open("/proc/self/status") as fh:
             for line in fh:
