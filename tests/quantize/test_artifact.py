@@ -82,3 +82,20 @@ def test_command_exit_codes(export_dir, tmp_path):
     assert any(r["format"] == "tflite" and r["precision"] == "int8-dynamic" and r["status"] == "ok" for r in rows)
     with pytest.raises(ConfigError):
         cmd.run(parser.parse_args([str(folder), "--precision", "int8", "--out", "x.tflite"]))
+
+
+@pytest.mark.slow
+def test_command_judges_only_the_rows_it_made(export_dir, tmp_path):
+    """A failed row already in the folder (another format, same precision) is not this run's failure."""
+    from pix2mobile.commands import quantize as cmd
+
+    folder = tmp_path / "exp"
+    shutil.copytree(export_dir, folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    old = dict(next(r for r in manifest["artifacts"] if r["format"] == "mlmodel"), precision="w8", status="failed",
+               reason="an earlier run", file=None)
+    manifest["artifacts"].append(old)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    parser = argparse.ArgumentParser()
+    cmd.add_arguments(parser)
+    assert cmd.run(parser.parse_args([str(folder), "--precision", "w8", "--format", "tflite"])) == 0

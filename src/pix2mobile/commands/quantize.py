@@ -52,6 +52,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..export.manifest import MANIFEST_NAME, Manifest
     from ..quantize import quantize_export_dir, quantize_file
 
     if args.calibration_count < 1:
@@ -59,9 +60,10 @@ def run(args: argparse.Namespace) -> int:
     if args.path.is_dir() and args.path.suffix != ".mlpackage":
         if args.out is not None:
             raise ConfigError("--out is for a single file; a folder's new rows go into the folder")
+        before = list(Manifest.read(args.path).artifacts) if (args.path / MANIFEST_NAME).is_file() else []
         manifest = quantize_export_dir(args.path, args.precision, formats=args.format, calibration=args.calibration,
                                        calibration_count=args.calibration_count, force=args.force)
-        rows = [a for a in manifest.artifacts if a.precision in args.precision]
+        rows = [a for a in manifest.artifacts if a not in before]      # only what this run made
     else:
         if args.format is not None:
             raise ConfigError("--format is for a folder; a file's format comes from its suffix")

@@ -33,7 +33,7 @@ def unpack_lsb_first(packed: np.ndarray, nbits: int, count: int) -> np.ndarray:
     return bits @ (1 << np.arange(nbits, dtype=np.int64))
 
 
-def _along(vec: Any, rank: int, axis: int) -> np.ndarray:
+def along(vec: Any, rank: int, axis: int) -> np.ndarray:
     """A scalar or a vector broadcast along `axis` of a rank-`rank` tensor."""
     arr = np.asarray(vec, F32)
     if arr.ndim == 0:
@@ -47,7 +47,7 @@ def affine_dequantize(a: Any) -> np.ndarray:
     """iOS 16: scale * (quantized - zero_point), scale/zero_point scalar or per-`axis` vector."""
     q = np.asarray(a["quantized_data"])
     axis = int(a["axis"]) % q.ndim
-    return (_along(a["scale"], q.ndim, axis) * (q.astype(F32) - _along(a["zero_point"], q.ndim, axis))).astype(F32)
+    return (along(a["scale"], q.ndim, axis) * (q.astype(F32) - along(a["zero_point"], q.ndim, axis))).astype(F32)
 
 
 def _repeat_blocks(param: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

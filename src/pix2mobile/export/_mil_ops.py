@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import VerificationError
 from . import _np_kernels as K
-from ._mil_constexpr import CONSTEXPR_OPS
+from ._mil_constexpr import CONSTEXPR_OPS, along
 from ._mil_layers import LAYER_OPS
 
 F32 = np.float32
@@ -150,8 +150,8 @@ def _prelu(a: Args) -> np.ndarray:
 def _quantize(a: Args) -> np.ndarray:
     x = a["input"]
     axis = int(a.get("axis", -1)) % x.ndim
-    scale = _vec(a["scale"], x.ndim, axis)
-    zero = _vec(a.get("zero_point", 0), x.ndim, axis)
+    scale = along(a["scale"], x.ndim, axis)
+    zero = along(a.get("zero_point", 0), x.ndim, axis)
     info = np.iinfo(np.dtype(str(a["output_dtype"])))
     return np.clip(np.round(x / scale) + zero, info.min, info.max)
 
@@ -159,20 +159,11 @@ def _quantize(a: Args) -> np.ndarray:
 def _dequantize(a: Args) -> np.ndarray:
     x = np.asarray(a["input"], F32)
     axis = int(a.get("axis", -1)) % x.ndim
-    return (x - _vec(a.get("zero_point", 0), x.ndim, axis)) * _vec(a["scale"], x.ndim, axis)
+    return (x - along(a.get("zero_point", 0), x.ndim, axis)) * along(a["scale"], x.ndim, axis)
 
 
 def _act(fn: Callable[..., np.ndarray], **defaults: float) -> Callable[[Args], np.ndarray]:
     return lambda a: fn(a["x"], *(a.num(k, d) for k, d in defaults.items()))
-
-
-def _vec(v: Any, rank: int, axis: int) -> np.ndarray:
-    arr = np.asarray(v, F32)
-    if arr.ndim == 0:
-        return arr
-    shape = [1] * rank
-    shape[axis] = -1
-    return arr.reshape(shape)
 
 
 # ---------------------------------------------------------------- tensor layout
