@@ -28,3 +28,13 @@ def test_names_metadata_and_runner(tiny, tmp_path):
     with torch.no_grad():
         np.testing.assert_allclose(got, module(x, z).numpy(), atol=1e-5)
     assert any(n.startswith("ONNX opset") for n in exported.notes)
+
+
+def test_metadata_size_comes_from_the_output_when_no_input_is_an_image(tmp_path):
+    """The morph's I/O: alpha in, image out. Files read alone (`pix2mobile quantize FILE`) need the H, W."""
+    from export_nets import ALPHA_IO, AlphaRenderer
+
+    exported = onnx.export(AlphaRenderer(size=24), (torch.tensor([0.5]),), ALPHA_IO, tmp_path / "m.onnx",
+                           ExportOptions())
+    meta = {p.key: p.value for p in onnx_lib.load(str(exported.path)).metadata_props}
+    assert json.loads(meta["pix2mobile.io"])["outputs"][0]["shape"] == [1, 3, 24, 24]

@@ -36,6 +36,8 @@ def test_torchvision_layout_state_dict_loads(tmp_path) -> None:
     torch.testing.assert_close(model(x, ["relu1_2"])["relu1_2"], expected)
     with pytest.raises(ConfigError, match="vgg16 weights but vgg19"):
         load_vgg("vgg19", path)
+    found = load_vgg(None, path)                      # the file's own arch (what the loss VGG uses)
+    assert found.arch == "vgg16" and torch.equal(found.features[28].bias, state["features.28.bias"])
 
 
 def test_missing_weights_file_names_where_to_get_them(tmp_path) -> None:

@@ -9,7 +9,6 @@ it (the sha256 of the file's bytes): parity against other weights would be meani
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -70,11 +69,9 @@ def checkpoint_sha256(run_dir: str | Path) -> str:
     path = Path(run_dir) / WEIGHTS_NAME
     if not path.is_file():
         raise CheckpointError(f"{run_dir}: no {WEIGHTS_NAME}; pass a run directory written by `pix2mobile train`")
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    from ..models.loading import _sha256
+
+    return _sha256(path)
 
 
 def recipe_for(model: Any, checkpoint: str | Path | None,

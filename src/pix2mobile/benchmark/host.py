@@ -28,7 +28,7 @@ from ..errors import MissingDependencyError
 from ..export import FORMATS
 from ..export._common import first_line, to_pixels
 from ..export.parity import DEFAULT_THRESHOLDS_DB, compare
-from ..export.pipeline import _sha256
+from ..export.pipeline import _run_all, _sha256
 from ..models.spec import IOSpec
 from .report import Row
 
@@ -49,11 +49,6 @@ class HostArtifact:
 
 def key_of(fmt: str, precision: str) -> str:
     return f"{fmt} {precision}"
-
-
-def run_all(runner: Runner, samples: Sequence[tuple[torch.Tensor, ...]], n_outputs: int) -> list[np.ndarray]:
-    outs = [runner(s) for s in samples]
-    return [np.concatenate([np.asarray(o[i], dtype=np.float32) for o in outs], axis=0) for i in range(n_outputs)]
 
 
 def open_artifacts(manifest: Any, export_dir: Path, io: IOSpec, model_name: str,
@@ -113,7 +108,7 @@ def _open(host: HostArtifact, export_dir: Path, io: IOSpec, reference: list[np.n
         row.parity_source = "export" if p.psnr_db is not None else None
         return
     try:
-        candidate = run_all(host.runner, samples, len(io.outputs))
+        candidate = _run_all(host.runner, samples, len(io.outputs))
         res = compare(reference, candidate, io.outputs, row.threshold_db or 0.0)
     except Exception as exc:   # a runtime failing on real inputs fails verification
         row.status, row.reason = "verify_failed", f"its runtime failed on the parity images: {first_line(exc)}"

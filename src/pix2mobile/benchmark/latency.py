@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import subprocess
 import sys
@@ -219,14 +218,8 @@ def _child(job_path: str, out_path: str) -> int:
     errors.update(run_errors)
     result = {"timings": {k: t.to_json() for k, t in timings.items()}, "errors": errors, "peak": peak,
               "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
-    Path(out_path).write_text(json.dumps(result, allow_nan=False, default=_finite))
+    Path(out_path).write_text(json.dumps(result, allow_nan=False))
     return 0
-
-
-def _finite(x: Any) -> Any:
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    raise TypeError(type(x).__name__)
 
 
 if __name__ == "__main__":

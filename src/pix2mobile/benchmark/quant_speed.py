@@ -25,7 +25,6 @@ Targets (exit 1 when one is missed, with the reason): int8 passes its 30 dB gate
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -90,10 +89,10 @@ def _trained(key: str, options: dict[str, Any], size: int, steps: int, cache: Pa
 
 
 def _export(spec: Any, generator: Any, size: int, fmt: str, out: Path, calibration: Any,
-            keep_float: tuple[str, ...] = ()) -> Any:
+            keep_float: tuple[str, ...] = (), precisions: tuple[str, ...] = ("fp32", "int8")) -> Any:
     from ..export import ExportOptions, export_model
 
-    return export_model(generator, spec, size, [fmt], out, precisions={fmt: ["fp32", "int8"]}, force=True,
+    return export_model(generator, spec, size, [fmt], out, precisions={fmt: list(precisions)}, force=True,
                         export_options=ExportOptions(calibration=calibration, keep_float=keep_float))
 
 
@@ -141,9 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         for fmt in formats:
             out = args.cache / "exports" / f"{name}_{args.size}" / fmt
             manifest = _export(spec, generator, args.size, fmt, out, calibration)
+            fp32, int8, int8_dir = manifest.artifact(fmt, "fp32"), manifest.artifact(fmt, "int8"), out
             keep: tuple[str, ...] = ()
             searched = None
-            if not manifest.artifact(fmt, "int8").ok:
+            if not int8.ok:
                 search = choose_precision(generator, spec, args.size, fmt, target_psnr=args.target_psnr,
                                           calibration=calibration, precisions=["int8"])
                 searched = search.describe()
@@ -156,14 +156,15 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     keep = search.keep_float
                 if keep:
-                    manifest = _export(spec, generator, args.size, fmt, out, calibration, keep)
-            fp32, int8 = manifest.artifact(fmt, "fp32"), manifest.artifact(fmt, "int8")
+                    int8_dir = out / "fallback"          # int8 again, with float layers; fp32 stands
+                    int8 = _export(spec, generator, args.size, fmt, int8_dir, calibration, keep,
+                                   ("int8",)).artifact(fmt, "int8")
             rows[fmt] = {"fp32": fp32, "int8": int8, "keep_float": keep, "search": searched}
-            for prec, art in (("fp32", fp32), ("int8", int8)):
+            for prec, art, where in (("fp32", fp32, out), ("int8", int8, int8_dir)):
                 if art.file:
-                    calls[f"{fmt} {prec}"] = open_runtime(fmt, out / art.file, feed_for(art, spec.io, sample), order,
-                                                          args.threads)
-                    consts[f"{fmt} {prec}"] = _constant_bytes(fmt, out / art.file)
+                    calls[f"{fmt} {prec}"] = open_runtime(fmt, where / art.file, feed_for(art, spec.io, sample),
+                                                          order, args.threads)
+                    consts[f"{fmt} {prec}"] = _constant_bytes(fmt, where / art.file)
         threads = torch.get_num_threads()          # training and export use every core; timing uses --threads
         torch.set_num_threads(args.threads)
         timings, errors = round_robin(calls, args.warmup, args.runs)

@@ -29,11 +29,11 @@ import torch
 from .. import __version__
 from ..errors import ConfigError
 from ..export.manifest import Manifest
-from ..export.pipeline import parity_inputs
+from ..export.pipeline import _run_all, parity_inputs
 from . import plots
 from .config import BenchConfig, all_cores
 from .eager import EagerModel, io_from_manifest, recipe_for
-from .host import HostArtifact, feed_for, key_of, open_artifacts, run_all
+from .host import HostArtifact, feed_for, key_of, open_artifacts
 from .latency import TimedEntry, measure_latency
 from .memory import measure_memory
 from .references import eager_runner, run_references
@@ -69,7 +69,7 @@ def run_bench(export_dir: str | Path, out_dir: str | Path, cfg: BenchConfig = Be
     recipe, eager_reason = recipe_for(manifest.model, cfg.checkpoint, export_dir)
     eager: EagerModel | None = recipe.build() if recipe else None
     samples = parity_inputs(io, size, n=cfg.samples, seed=cfg.seed)
-    reference = run_all(eager_runner(eager.module), samples, len(io.outputs)) if eager else None
+    reference = _run_all(eager_runner(eager.module), samples, len(io.outputs)) if eager else None
     eager_row = Row(model=model_name, format=EAGER, precision="fp32", status="ok" if eager else "skipped",
                     runtime=runtime_label(EAGER), reason=eager_reason, params=manifest.model.params,
                     macs=manifest.model.macs, notes=["the reference every artifact is compared with"])

@@ -53,6 +53,7 @@ def _stage(n: int, total: int, what: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     from ..benchmark import BenchConfig, run_bench
+    from ..benchmark.report import markdown
     from ..errors import ConfigError
     from ..export import FORMATS, ExportOptions, export_model
     from ..models.gatys import NSTConfig
@@ -112,9 +113,9 @@ def run(args: argparse.Namespace) -> int:
     t = _stage(5, total, "benchmark every artifact against eager PyTorch and the desktop references")
     for name in manifests:
         report = run_bench(out / f"export_{name}", out / f"bench_{name}",
-                           BenchConfig(runs=args.bench_runs, style=args.style, nst_steps=args.nst_steps,
-                                       force=True))
-        print((out / f"bench_{name}" / "report.md").read_text())
+                           BenchConfig(runs=args.bench_runs, content=args.content, style=args.style,
+                                       nst_steps=args.nst_steps, force=True))
+        print(markdown(report))
         stages.setdefault("bench", {})[name] = {"dir": f"bench_{name}", "rows": len(report.rows)}
     stages["bench"]["seconds"] = round(time.perf_counter() - t, 1)
 

@@ -77,9 +77,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="overwrite an existing manifest and artifacts")
 
 
-CALIBRATED = ("int8",)
-
-
 def _precisions(text: str, formats: list[str], table: Any) -> dict[str, list[str]]:
     """Per format, the asked-for precisions it supports; never silently drop a whole format."""
     wanted = [p.strip() for p in text.split(",") if p.strip()]
@@ -117,6 +114,7 @@ def format_table(manifest: Any) -> str:
 def run(args: argparse.Namespace) -> int:
     from ..export import FORMATS, ExportOptions, export_model
     from ..models.loading import load_generator
+    from ..quantize.recipes import needs_calibration
 
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     unknown = [f for f in formats if f not in FORMATS]
@@ -132,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_generator(args.checkpoint, args.family, args.arch, dict(args.option))
     size = tuple(args.size) if args.size else tuple(loaded.meta.get("training", {}).get("size_hw", (256, 256)))
     calibration = None
-    if args.calibration is not None or args.auto or any(p in CALIBRATED for ps in (precisions or {}).values() for p in ps):
+    plan = [(f, p) for f, ps in (precisions or {}).items() for p in ps]
+    if args.calibration is not None or args.auto or needs_calibration(plan):
         from ..quantize.calibration import load_calibration
 
         calibration = load_calibration(args.calibration, loaded.spec.io, size, args.calibration_count)

@@ -89,11 +89,14 @@ def require(module: str, package: str, purpose: str) -> Any:
         raise MissingDependencyError(package, purpose) from None
 
 
-def size_of(example_inputs: Sequence[torch.Tensor], io: IOSpec) -> tuple[int, int]:
-    """(H, W) of the first image input (or output-free models: 0, 0)."""
-    for spec, x in zip(io.inputs, example_inputs):
-        if spec.kind == "image":
-            return int(x.shape[-2]), int(x.shape[-1])
+def size_of(example_inputs: Sequence[torch.Tensor], io: IOSpec,
+            outputs: Sequence[torch.Tensor] = ()) -> tuple[int, int]:
+    """(H, W) of the first image input, else of the first image output (the morph renders from alpha
+    alone); (0, 0) when neither is an image."""
+    for specs, tensors in ((io.inputs, example_inputs), (io.outputs, outputs)):
+        for spec, x in zip(specs, tensors):
+            if spec.kind == "image":
+                return int(x.shape[-2]), int(x.shape[-1])
     return (0, 0)
 
 

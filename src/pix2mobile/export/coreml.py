@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from .._io import atomic_dir, atomic_path
-from ..errors import ExportError, MissingDependencyError
+from ..errors import ExportError
 from ..models.spec import IOSpec, TensorSpec
 from ._common import (Exported, ExportOptions, NamedIO, Runner, as_outputs, first_line, from_pixels, require,
                       size_of, tensor_info, to_numpy, to_pixels)
@@ -141,7 +141,9 @@ def _export(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOS
         model.input_description[spec.name] = _describe(spec, image_in[spec.name])
     for spec in io.outputs:
         model.output_description[spec.name] = _describe(spec, image_out[spec.name])
-    model.user_defined_metadata["pix2mobile.io"] = json.dumps(io.to_json(size_of(example_inputs, io)))
+    with torch.no_grad():
+        ref = as_outputs(module(*example_inputs), io)
+    model.user_defined_metadata["pix2mobile.io"] = json.dumps(io.to_json(size_of(example_inputs, io, ref)))
     for key, value in meta.items():
         if key not in ("author", "license", "description", "version"):
             model.user_defined_metadata[f"pix2mobile.{key}"] = str(value)
@@ -157,8 +159,6 @@ def _export(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOS
         with atomic_path(out_path) as tmp:
             model.save(str(tmp))
 
-    with torch.no_grad():
-        ref = as_outputs(module(*example_inputs), io)
     inputs_info = tuple(tensor_info(s, x.shape, pixels=image_in[s.name]) for s, x in zip(io.inputs, example_inputs))
     outputs_info = tuple(tensor_info(s, y.shape, pixels=image_out[s.name]) for s, y in zip(io.outputs, ref))
     return Exported(out_path, inputs_info, outputs_info, tuple(notes))
@@ -172,10 +172,7 @@ def load_runner(path: str | Path, io: IOSpec) -> Runner:
     to the declared range as the pixel buffer does. The 8-bit rounding itself (~59 dB on the full
     range) is the same for every format once an app displays the result.
     """
-    try:
-        from . import coreml_check
-    except ImportError:
-        raise MissingDependencyError("pix2mobile.export.coreml_check", "Core ML verification (verifier unavailable)") from None
+    from . import coreml_check     # numpy only; a missing coremltools is reported where it parses the file
     path = Path(path)
     described = coreml_check.describe(path)
     image_in = {f["name"] for f in described["inputs"] if f["kind"] == "image"}

@@ -41,15 +41,15 @@ def export(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOSp
     if program is None:
         raise ExportError("torch.onnx.export returned no program")
     proto = program.model_proto
-    meta = {"pix2mobile.io": json.dumps(io.to_json(size_of(example_inputs, io))),
+    with torch.no_grad():
+        outputs = as_outputs(module(*example_inputs), io)
+    meta = {"pix2mobile.io": json.dumps(io.to_json(size_of(example_inputs, io, outputs))),
             **{f"pix2mobile.{k}": str(v) for k, v in opts.metadata.items()}}
     for key, value in meta.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     with atomic_path(out_path) as tmp:
         onnx.save(proto, str(tmp))
-    with torch.no_grad():
-        outputs = as_outputs(module(*example_inputs), io)
     inputs_info, outputs_info = plain_io(io, example_inputs, outputs)
     opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
     return Exported(Path(out_path), inputs_info, outputs_info, (f"ONNX opset {opset}",))

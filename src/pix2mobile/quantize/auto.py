@@ -328,10 +328,11 @@ def export_auto(module: nn.Module, spec: Any, size: int | Sequence[int], format:
     Raises `VerificationError` when no precision reaches the target (nothing is written then).
     """
     from ..errors import VerificationError
-    from ..export.pipeline import export_model
+    from ..export.pipeline import _normalise_size, export_model
 
-    base, io, size_hw = _resolve(module, spec, size)
-    calibration = calibration or builtin_calibration(io, size_hw, DEFAULT_COUNT)
+    if calibration is None:
+        io = spec[0] if isinstance(spec, tuple) else spec.io
+        calibration = builtin_calibration(io, _normalise_size(size), DEFAULT_COUNT)
     result = choose_precision(module, spec, size, format, target_psnr=target_psnr, calibration=calibration,
                               export_options=export_options, precisions=precisions,
                               max_fallback_steps=max_fallback_steps)

@@ -22,15 +22,6 @@ from ..models.spec import IOSpec
 from .recipes import Recipe
 
 
-def _remove(path: Path) -> None:
-    import shutil
-
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    elif path.exists():
-        path.unlink()
-
-
 def transform_artifact(recipe: Recipe, float_path: Path, out_path: Path, io: IOSpec, *, calibration: Any = None,
                        keep_float: Sequence[str] = (), module: nn.Module | None = None) -> list[str]:
     """Run an artifact-stage recipe: read the float file at `float_path`, write `out_path`."""
@@ -71,12 +62,7 @@ def export_quantized(fmt: Any, recipe: Recipe, module: nn.Module, example_inputs
     base_opts = dataclasses.replace(opts, precision=recipe.base_precision)
     if recipe.calibrated and opts.calibration is None:
         raise ConfigError(f"{recipe.format} {recipe.precision} needs calibration images (ExportOptions.calibration)")
-    keep = tuple(opts.keep_float)
-    if keep:
-        names = dict(module.named_modules())
-        unknown = [n for n in keep if n not in names]
-        if unknown:
-            raise ConfigError(f"keep_float: the model has no module {', '.join(unknown)}")
+    keep = tuple(opts.keep_float)      # export_model checked the names against the module
     if recipe.stage == "module":
         prepared, notes = prepare_module(recipe, module, example_inputs, calibration=opts.calibration, keep_float=keep)
         exported = fmt.export_fn(prepared, example_inputs, io, out_path, base_opts)
@@ -88,6 +74,8 @@ def export_quantized(fmt: Any, recipe: Recipe, module: nn.Module, example_inputs
             notes.append("some quantize/dequantize pairs were not folded into XNNPACK kernels (see above)")
         return dataclasses.replace(exported, notes=tuple(exported.notes) + (
             f"{recipe.tool}, applied to the module before the {recipe.base_precision} export",) + tuple(notes))
+    from ..export.pipeline import _remove
+
     staged = out_path.with_name(f".{out_path.stem}.float{out_path.suffix}")
     try:
         exported = fmt.export_fn(copy.deepcopy(module), example_inputs, io, staged, base_opts)

@@ -36,9 +36,9 @@ import numpy as np
 from .._io import atomic_path
 from ..errors import ConfigError, ExportError
 from ..export._common import first_line, require, to_numpy
+from ..export.tflite import SIGNATURE, _is_nhwc
 from ..models.spec import IOSpec
 
-SIGNATURE = "serving_default"
 HISTOGRAM_BINS = 1024
 PRECISIONS = ("fp16", "w8", "int8-dynamic", "int8")
 NORM_SCOPE = r"(?:^|[./;])(InstanceNorm[123]d|GroupNorm|LayerNorm)_"
@@ -300,7 +300,3 @@ def _feeder(interpreter: Any, io: IOSpec) -> Any:
         return out
 
     return feed
-
-
-def _is_nhwc(shape: tuple[int, ...], channels: int) -> bool:
-    return len(shape) == 4 and shape[-1] == channels and shape[1] != channels

