@@ -124,27 +124,32 @@ def _linear(a: Args) -> np.ndarray:
 
 def _batch_norm(a: Args) -> np.ndarray:
     x = a["x"]
+    r = K.fp16 if a.half else (lambda v: v)
     shape = [1, -1] + [1] * (x.ndim - 2)
     mean, var = (np.asarray(a[k], F32).reshape(shape) for k in ("mean", "variance"))
-    y = (x - mean) / np.sqrt(var + F32(a.num("epsilon", 1e-5)))
-    return K.channel_affine(y, a.get("gamma"), a.get("beta"))
+    y = r(r(x - mean) * r(1.0 / r(np.sqrt(r(var + F32(a.num("epsilon", 1e-5)))))))
+    return _affine(a, y, [1, -1] + [1] * (x.ndim - 2), r)
 
 
 def _instance_norm(a: Args) -> np.ndarray:
     x = a["x"]
-    y = K.normalize(x, tuple(range(2, x.ndim)), a.num("epsilon", 1e-5))
-    return K.channel_affine(y, a.get("gamma"), a.get("beta"))
+    y = K.normalize(x, tuple(range(2, x.ndim)), a.num("epsilon", 1e-5), a.half)
+    return _affine(a, y, [1, -1] + [1] * (x.ndim - 2), K.fp16 if a.half else (lambda v: v))
 
 
 def _layer_norm(a: Args) -> np.ndarray:
     x = a["x"]
     axes = tuple(sorted(ax % x.ndim for ax in (a.ints("axes") if a.has("axes") else range(x.ndim))))
-    y = K.normalize(x, axes, a.num("epsilon", 1e-5))
-    shape = [x.shape[i] if i in axes else 1 for i in range(x.ndim)]
+    y = K.normalize(x, axes, a.num("epsilon", 1e-5), a.half)
+    return _affine(a, y, [x.shape[i] if i in axes else 1 for i in range(x.ndim)], K.fp16 if a.half else (lambda v: v))
+
+
+def _affine(a: Args, y: np.ndarray, shape: list[int], r: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """y * gamma + beta, each step rounded by `r` (fp16 for an fp16 op)."""
     if a.get("gamma") is not None:
-        y = y * np.asarray(a["gamma"], F32).reshape(shape)
+        y = r(y * np.asarray(a["gamma"], F32).reshape(shape))
     if a.get("beta") is not None:
-        y = y + np.asarray(a["beta"], F32).reshape(shape)
+        y = r(y + np.asarray(a["beta"], F32).reshape(shape))
     return y
 
 
@@ -161,16 +166,24 @@ def _pool(kind: str) -> Callable[[Args], np.ndarray]:
         strides = _hw(a.ints("strides", [1] * (2 - one_d)), one_d)
         pads = _spatial(a, kernel, list(x.shape[2:]), [1, 1], strides, one_d)
         y = K.pool2d(x, kind, kernel, strides, pads, bool(a.get("ceil_mode", False)),
-                     bool(a.get("exclude_padding_from_average", False)))
+                     bool(a.get("exclude_padding_from_average", False)), a.half)
         return y[:, :, 0, :] if one_d else y
     return run
 
 
-def _reduce(fn: Callable[..., np.ndarray]) -> Callable[[Args], np.ndarray]:
+def _reduce(fn: Callable[..., np.ndarray], inner: Callable[[np.ndarray], np.ndarray] | None = None,
+            outer: Callable[[np.ndarray], np.ndarray] | None = None) -> Callable[[Args], np.ndarray]:
+    """outer(fn(inner(x))) over `axes`: `fn` accumulates in float32; for an fp16 op the elementwise
+    `inner` result (a square, an exponential) is an fp16 tensor, so it overflows where the device's does."""
     def run(a: Args) -> np.ndarray:
         x = a["x"]
         axes = tuple(a.ints("axes")) if a.get("axes") is not None else None
-        return fn(x, axis=axes, keepdims=bool(a.get("keep_dims", False)))
+        if inner is not None:
+            x = K.fp16(inner(x)) if a.half else inner(x)
+        y = fn(x, axis=axes, keepdims=bool(a.get("keep_dims", False)))
+        if outer is not None:
+            y = outer(K.fp16(y) if a.half else y)
+        return y
     return run
 
 
@@ -196,10 +209,8 @@ LAYER_OPS: dict[str, Callable[[Args], Any]] = {
     "avg_pool": _pool("avg"), "max_pool": _pool("max"), "l2_pool": _pool("l2"),
     "reduce_mean": _reduce(np.mean), "reduce_sum": _reduce(np.sum), "reduce_max": _reduce(np.max),
     "reduce_min": _reduce(np.min), "reduce_prod": _reduce(np.prod),
-    "reduce_sum_square": _reduce(lambda x, **k: np.sum(np.square(x), **k)),
-    "reduce_l1_norm": _reduce(lambda x, **k: np.sum(np.abs(x), **k)),
-    "reduce_l2_norm": _reduce(lambda x, **k: np.sqrt(np.sum(np.square(x), **k))),
-    "reduce_log_sum": _reduce(lambda x, **k: np.log(np.sum(x, **k))),
-    "reduce_log_sum_exp": _reduce(lambda x, **k: np.log(np.sum(np.exp(x), **k))),
+    "reduce_sum_square": _reduce(np.sum, np.square), "reduce_l1_norm": _reduce(np.sum, np.abs),
+    "reduce_l2_norm": _reduce(np.sum, np.square, np.sqrt), "reduce_log_sum": _reduce(np.sum, None, np.log),
+    "reduce_log_sum_exp": _reduce(np.sum, np.exp, np.log),
     "reduce_argmax": _arg_reduce(np.argmax), "reduce_argmin": _arg_reduce(np.argmin),
 }

@@ -3,14 +3,17 @@
 `OPS` maps a MIL op type to a small function of the op's inputs: elementwise math and tensor
 layout here, layers in `_mil_layers`, weight decompression in `_mil_constexpr`. An op type
 missing from it is an error, never skipped. Values are float32; a value the program types fp16
-is rounded through float16 when it is stored, so an fp16 program shows the error of its fp16
-tensors (the arithmetic inside one op stays float32). After each op the result's shape is
+is rounded through float16 when it is stored (beyond 65504 it becomes inf), and an op whose
+output is fp16 (`Args.half`) keeps the intermediates of its composite kernels in fp16 as well:
+which ones, and why, is in `coreml_check`'s docstring. After each op the result's shape is
 checked against the shape coremltools inferred, so an evaluator that disagrees with Core ML's
-shape rules fails loudly instead of computing something else.
+shape rules fails loudly instead of computing something else. A value is dropped after its last
+reader, so a program holds only its live tensors, as Core ML's own allocator does.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
@@ -20,6 +23,7 @@ from . import _np_kernels as K
 from ._mil_constexpr import CONSTEXPR_OPS, along
 from ._mil_layers import LAYER_OPS
 
+log = logging.getLogger(__name__)
 F32 = np.float32
 
 
@@ -29,6 +33,13 @@ class Args:
     def __init__(self, op: Any, env: Mapping[str, Any]):
         self.op = op
         self._env = env
+
+    @property
+    def half(self) -> bool:
+        """The op computes in fp16: its (first) output is typed fp16, as every op of an fp16 program is."""
+        from coremltools.converters.mil.mil import types
+
+        return bool(self.op.outputs) and self.op.outputs[0].dtype == types.fp16
 
     def has(self, name: str) -> bool:
         return name in self.op.inputs
@@ -82,18 +93,48 @@ def run_function(func: Any, feeds: Mapping[str, np.ndarray]) -> dict[str, np.nda
     env: dict[str, Any] = {}
     for name, var in func.inputs.items():
         env[name] = _store(feeds[name], var, f"input '{name}'")
-    for op in func.operations:
+    last = last_reads(func)
+    overflowed = False
+    for i, op in enumerate(func.operations):
         fn = OPS.get(op.op_type)
         if fn is None:
             raise unsupported(op.op_type)
-        result = fn(Args(op, env))
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # inf/NaN reach the gate
+            result = fn(Args(op, env))
         outs = list(result) if isinstance(result, (list, tuple)) else [result]
         if len(outs) != len(op.outputs):
             raise VerificationError(f"op '{op.name}' ({op.op_type}) gave {len(outs)} outputs, "
                                     f"the model has {len(op.outputs)}")
         for var, value in zip(op.outputs, outs):
-            env[var.name] = _store(value, var, f"op '{op.name}' ({op.op_type})")
+            env[var.name] = stored = _store(value, var, f"op '{op.name}' ({op.op_type})")
+            if not overflowed and _non_finite(stored):
+                overflowed = True
+                log.warning("op '%s' (%s) computed inf or NaN%s; everything after it follows", op.name,
+                            op.op_type, " (its intermediates overflow fp16)" if Args(op, env).half else "")
+        for name in last.get(i, ()):
+            env.pop(name, None)
     return {var.name: env[var.name] for var in func.outputs}
+
+
+def last_reads(func: Any) -> dict[int, list[str]]:
+    """{op index: names of the values no later op reads}; function outputs are never listed."""
+    last: dict[str, int] = {}
+    for i, op in enumerate(func.operations):
+        for out in op.outputs:      # a value nobody reads goes right after the op that made it
+            last[out.name] = i
+        for var in op.inputs.values():
+            for v in var if isinstance(var, (list, tuple)) else (var,):
+                last[v.name] = i
+    keep = {var.name for var in func.outputs}
+    by_op: dict[int, list[str]] = {}
+    for name, i in last.items():
+        if name not in keep:
+            by_op.setdefault(i, []).append(name)
+    return by_op
+
+
+def _non_finite(value: Any) -> bool:
+    return isinstance(value, np.ndarray) and value.dtype.kind == "f" and not np.isfinite(value).all()
 
 
 def _store(value: Any, var: Any, where: str) -> Any:
@@ -108,7 +149,7 @@ def _store(value: Any, var: Any, where: str) -> Any:
     except (TypeError, KeyError):
         np_type = arr.dtype
     if np_type.kind == "f":
-        arr = arr.astype(np_type).astype(F32) if np_type.itemsize == 2 else arr.astype(F32)
+        arr = K.fp16(arr) if np_type.itemsize == 2 else arr.astype(F32)
     elif np_type.kind in "iub":
         arr = arr.astype(np_type)
     shape = tuple(var.shape) if types.is_tensor(var.sym_type) else ()
@@ -285,7 +326,7 @@ OPS: dict[str, Callable[[Args], Any]] = {
     "thresholded_relu": _act(lambda x, al: np.where(x > al, x, 0), alpha=1.0),
     "threshold": _act(lambda x, al: np.maximum(x, al), alpha=0.0),
     "clip": lambda a: np.clip(a["x"], a.num("alpha"), a.num("beta")),
-    "softmax": lambda a: K.softmax(a["x"], int(a.get("axis", -1))),
+    "softmax": lambda a: K.softmax(a["x"], int(a.get("axis", -1)), a.half),
     "cast": _cast,
     "quantize": _quantize, "dequantize": _dequantize,
     # tensor layout

@@ -30,9 +30,21 @@ def check_supported(layers: Sequence[Any]) -> None:
             raise unsupported(str(layer.WhichOneof("layer")))
 
 
-def run_layers(layers: Sequence[Any], env: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Evaluate `layers` in order; `env` holds the network inputs and receives every blob."""
-    for layer in layers:
+def run_layers(layers: Sequence[Any], env: dict[str, np.ndarray], keep: Sequence[str] | None = None
+               ) -> dict[str, np.ndarray]:
+    """Evaluate `layers` in order; `env` holds the network inputs and receives every blob.
+
+    With `keep` (the model's output names) a blob is dropped after the last layer that reads it,
+    so only live blobs take memory; without it every blob stays in `env`.
+    """
+    last: dict[str, int] = {}
+    if keep is not None:
+        for i, layer in enumerate(layers):
+            for name in [*layer.output, *layer.input]:
+                last[name] = i
+        for name in keep:
+            last.pop(name, None)
+    for i, layer in enumerate(layers):
         kind = layer.WhichOneof("layer")
         fn = LAYERS.get(kind)
         if fn is None:
@@ -40,7 +52,8 @@ def run_layers(layers: Sequence[Any], env: dict[str, np.ndarray]) -> dict[str, n
         missing = [name for name in layer.input if name not in env]
         if missing:
             raise VerificationError(f"layer '{layer.name}' reads {missing}, which no earlier layer produced")
-        result = fn(getattr(layer, kind), [env[name] for name in layer.input])
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # inf/NaN reach the gate
+            result = fn(getattr(layer, kind), [env[name] for name in layer.input])
         outs = result if isinstance(result, list) else [result]
         if len(outs) != len(layer.output):
             raise VerificationError(f"layer '{layer.name}' ({kind}) gave {len(outs)} outputs, "
@@ -48,6 +61,9 @@ def run_layers(layers: Sequence[Any], env: dict[str, np.ndarray]) -> dict[str, n
         for name, value in zip(layer.output, outs):
             arr = np.asarray(value)
             env[name] = arr.astype(F32) if arr.dtype.kind == "f" else arr
+        for name in {*layer.input, *layer.output}:
+            if last.get(name) == i:
+                del env[name]
     return env
 
 

@@ -1,6 +1,7 @@
 """Numpy kernels shared by the ML Program and NeuralNetwork evaluators of `coreml_check`.
 
-Everything computes in float32 on NCHW arrays. Padding, output sizes and sampling grids follow
+Everything computes in float32 on NCHW arrays; kernels with a `half` flag can instead keep their
+intermediates in fp16, as `coreml_check` explains. Padding, output sizes and sampling grids follow
 the Core ML specification texts (MIL op docs in coremltools, NeuralNetwork.proto), not PyTorch,
 so a converter that got a rule wrong shows up as a mismatch.
 """
@@ -16,12 +17,23 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ..errors import VerificationError
 
 F32 = np.float32
+TILE_BYTES = 32 << 20
+"""The most a conv's im2col tile may take (a memory bound, not a speed knob: 4 MiB to 64 MiB time alike)."""
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, strides: Sequence[int],
            pads: Sequence[int], dilations: Sequence[int], groups: int) -> np.ndarray:
-    """Grouped, strided, dilated 2-D convolution; `pads` is (top, bottom, left, right) of zeros."""
-    x = np.pad(x, ((0, 0), (0, 0), (pads[0], pads[1]), (pads[2], pads[3])))
+    """Grouped, strided, dilated 2-D convolution; `pads` is (top, bottom, left, right) of zeros.
+
+    im2col in tiles of output rows: each tile's columns (C/groups * kH * kW, rows * W_out) are
+    copied into one reused buffer of at most `TILE_BYTES` and multiplied by the weight matrix in
+    one GEMM. The whole im2col array is what made johnson's last 9x9 conv need 11 GB at 1024^2;
+    a tile keeps the extra memory at the buffer plus the output whatever the image size. The
+    columns are laid out as the whole im2col's were, so results equal the untiled ones to float
+    round-off (bit for bit on johnson's layers at 256^2). One matmul per kernel tap (no copies at all for stride 1) was as fast on johnson's
+    layers at 256^2 but sums in another order and needs a copy per tap once strided.
+    """
+    x = np.pad(np.asarray(x, F32), ((0, 0), (0, 0), (pads[0], pads[1]), (pads[2], pads[3])))
     n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
     if c != cg * groups or o % groups:
@@ -32,12 +44,18 @@ def conv2d(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, strides: Seque
     if ho <= 0 or wo <= 0:
         raise VerificationError(f"conv: kernel {eh}x{ew} is larger than the padded input {h}x{wd}")
     win = sliding_window_view(x, (eh, ew), axis=(2, 3))[:, :, ::sh, ::sw, ::dh, ::dw][:, :, :ho, :wo]
-    if groups == 1:
-        out = np.tensordot(win, w, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2)
-    else:
-        win = win.reshape(n, groups, cg, ho, wo, kh, kw)
-        out = np.einsum("ngchwij,gocij->ngohw", win, w.reshape(groups, o // groups, cg, kh, kw),
-                        optimize=True).reshape(n, o, ho, wo)
+    og, k = o // groups, cg * kh * kw
+    weights = np.asarray(w, F32).reshape(groups, og, k)
+    out = np.empty((n, o, ho, wo), F32)
+    rows = max(1, min(ho, TILE_BYTES // (max(k, og) * wo * 4)))   # the GEMM's result is bounded too
+    buf = np.empty((cg, kh, kw, rows, wo), F32)
+    for b in range(n):
+        for g in range(groups):
+            for r0 in range(0, ho, rows):
+                r1 = min(ho, r0 + rows)
+                cols = buf[:, :, :, :r1 - r0]
+                np.copyto(cols, win[b, g * cg:(g + 1) * cg, r0:r1].transpose(0, 3, 4, 1, 2))
+                out[b, g * og:(g + 1) * og, r0:r1] = (weights[g] @ cols.reshape(k, -1)).reshape(og, r1 - r0, wo)
     return _add_channel_bias(out, bias)
 
 
@@ -97,12 +115,12 @@ def pad(x: np.ndarray, widths: Sequence[tuple[int, int]], mode: str, value: floa
 
 
 def pool2d(x: np.ndarray, kind: str, kernel: Sequence[int], strides: Sequence[int], pads: Sequence[int],
-           ceil_mode: bool = False, exclude_pad: bool = False) -> np.ndarray:
+           ceil_mode: bool = False, exclude_pad: bool = False, half: bool = False) -> np.ndarray:
     """max / avg / l2 pooling over the last two axes; `pads` is (top, bottom, left, right).
 
     With `ceil_mode` a last partial window is kept when it starts inside the input or top/left pad.
     Averages divide by the window's cells inside the padded input, or inside the input alone
-    when `exclude_pad`.
+    when `exclude_pad`. `half`: l2 pooling squares into fp16 values (sums stay float32).
     """
     h, w = x.shape[-2:]
     (kh, kw), (sh, sw) = kernel, strides
@@ -123,7 +141,7 @@ def pool2d(x: np.ndarray, kind: str, kernel: Sequence[int], strides: Sequence[in
     if kind == "max":
         return win.max(axis=(-2, -1))
     if kind == "l2":
-        return np.sqrt(np.square(win).sum(axis=(-2, -1)))
+        return np.sqrt((fp16 if half else _same)(np.square(win)).sum(axis=(-2, -1)))
     if exclude_pad:
         inside = np.pad(np.ones((h, w), F32), widths)
     else:
@@ -181,11 +199,28 @@ def nearest(x: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     return x
 
 
-def normalize(x: np.ndarray, axes: tuple[int, ...], eps: float) -> np.ndarray:
-    """(x - mean) / sqrt(var + eps) over `axes`, with the biased variance."""
-    mean = x.mean(axis=axes, keepdims=True)
-    var = np.square(x - mean).mean(axis=axes, keepdims=True)
-    return (x - mean) / np.sqrt(var + F32(eps))
+def normalize(x: np.ndarray, axes: tuple[int, ...], eps: float, half: bool = False) -> np.ndarray:
+    """(x - mean) / sqrt(var + eps) over `axes`, with the biased variance.
+
+    `half`: as an fp16 kernel computes it (see `coreml_check`): sums accumulate in float32, every
+    elementwise intermediate (x - mean, its square, var + eps, the reciprocal root, the product)
+    is an fp16 value, so a deviation from the mean above 256 squares to inf.
+    """
+    r = fp16 if half else _same
+    mean = r(x.mean(axis=axes, keepdims=True, dtype=F32))
+    d = r(x - mean)
+    var = r(r(np.square(d)).mean(axis=axes, keepdims=True, dtype=F32))
+    return r(d * r(1.0 / r(np.sqrt(r(var + F32(eps))))))
+
+
+def fp16(x: np.ndarray) -> np.ndarray:
+    """Round to float16 and back: what storing a value in an fp16 tensor does (beyond 65504: inf)."""
+    with np.errstate(over="ignore"):
+        return np.asarray(x).astype(np.float16).astype(F32)
+
+
+def _same(x: np.ndarray) -> np.ndarray:
+    return x
 
 
 def channel_affine(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None, axis: int = 1) -> np.ndarray:
@@ -227,9 +262,11 @@ def gelu(x: np.ndarray, mode: str) -> np.ndarray:
     raise VerificationError(f"gelu mode '{mode}' is not supported by pix2mobile's Core ML evaluator")
 
 
-def softmax(x: np.ndarray, axis: int) -> np.ndarray:
-    e = np.exp(x - x.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
+def softmax(x: np.ndarray, axis: int, half: bool = False) -> np.ndarray:
+    """exp(x - max) / sum; with `half`, the exponentials and their sum are fp16 values (sum in float32)."""
+    r = fp16 if half else _same
+    e = r(np.exp(r(x - x.max(axis=axis, keepdims=True))))
+    return e / r(e.sum(axis=axis, keepdims=True, dtype=F32))
 
 
 def depth_to_space(x: np.ndarray, block: int, pixel_shuffle: bool) -> np.ndarray:

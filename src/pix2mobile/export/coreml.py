@@ -11,8 +11,8 @@ traced TorchScript module is converted instead and the notes say why.
 - Author, licence, description, version and per-input/output descriptions go into the model
   metadata; `pix2mobile.io` holds the IOSpec as JSON.
 
-coremltools converts on Linux but cannot predict there; `coreml_check.run_coreml` (a numpy
-evaluator of saved models) is the runner.
+coremltools converts on Linux but cannot predict there; `coreml_check.CoreMLModel` (a numpy
+evaluator of saved models, fp16 programs with fp16 intermediates) is the runner.
 """
 
 from __future__ import annotations
@@ -165,7 +165,8 @@ def _export(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOS
 
 
 def load_runner(path: str | Path, io: IOSpec) -> Runner:
-    """Run through `coreml_check.run_coreml` (numpy); image I/O is fed and read as 0..255 pixels.
+    """Run through `coreml_check.CoreMLModel` (numpy), reading the file once for every sample the
+    runner is given; image I/O is fed and read as 0..255 pixels.
 
     Image outputs come back unrounded (the tensor before Core ML fills the app's pixel buffer),
     so the gate measures conversion error the same way for every format; `parity.compare` clips
@@ -174,7 +175,8 @@ def load_runner(path: str | Path, io: IOSpec) -> Runner:
     """
     from . import coreml_check     # numpy only; a missing coremltools is reported where it parses the file
     path = Path(path)
-    described = coreml_check.describe(path)
+    model = coreml_check.CoreMLModel(path)
+    described = model.describe()
     image_in = {f["name"] for f in described["inputs"] if f["kind"] == "image"}
     image_out = {f["name"] for f in described["outputs"] if f["kind"] == "image"}
 
@@ -183,7 +185,7 @@ def load_runner(path: str | Path, io: IOSpec) -> Runner:
         for spec, x in zip(io.inputs, inputs):
             arr = to_numpy(x)
             feed[spec.name] = to_pixels(arr, spec) if spec.name in image_in else arr
-        out = coreml_check.run_coreml(path, feed)
+        out = model.predict(feed)
         result = []
         for spec in io.outputs:
             if spec.name not in out:

@@ -1,12 +1,46 @@
 """Run saved Core ML models with numpy, so Linux can check they compute what PyTorch computes.
 
 coremltools converts on Linux but `MLModel.predict` needs macOS. This module reads what an app
-would ship, a `.mlpackage` (ML Program) or a `.mlmodel` (NeuralNetwork), and evaluates it in
-float32: ML Programs op by op (`_mil_ops`, weights read by coremltools' own milproto loader,
-compressed weights decompressed by `_mil_constexpr`), NeuralNetworks layer by layer
-(`_nn_layers`, weights decoded by `_nn_params`). An op or layer it does not know raises
-`VerificationError`; nothing is skipped. fp16 programs show their fp16 error: every tensor
-the program types fp16 is rounded through float16.
+would ship, a `.mlpackage` (ML Program) or a `.mlmodel` (NeuralNetwork), and evaluates it:
+ML Programs op by op (`_mil_ops`, weights read by coremltools' own milproto loader, compressed
+weights decompressed by `_mil_constexpr`), NeuralNetworks layer by layer (`_nn_layers`, weights
+decoded by `_nn_params`). An op or layer it does not know raises `VerificationError`; nothing is
+skipped. `CoreMLModel(path)` reads a file once and `.predict(feed)` evaluates it; `run_coreml`
+does both for one feed. Tensors no later op reads are dropped and convolutions work in tiles
+(`_np_kernels.conv2d`), so johnson evaluates at 1024^2 in under 2 GB.
+
+Precision. An ML Program's ops compute in the type the program gives them, as Core ML runs them
+on a phone's GPU and Neural Engine (fp16 is coremltools' default `compute_precision`):
+- fp32 ops compute in float32.
+- fp16 ops (`_mil_ops.Args.half`: the op's output is typed fp16): every value stored in an fp16
+  tensor is rounded through float16, the op's inputs and outputs included, and beyond 65504 it
+  becomes inf. Inside the composite kernels every elementwise intermediate is an fp16 value as
+  well: instance_norm / layer_norm (x - mean, its square, var + eps, 1/sqrt, the product, gamma,
+  beta), batch_norm (x - mean, 1/sqrt(var + eps), the products), softmax (x - max, exp),
+  reduce_sum_square / reduce_l2_norm (the squares), reduce_log_sum_exp (the exponentials, taken
+  without a max shift), l2 pooling (the squares). Sums and dot products (conv,
+  matmul, linear, the reductions' accumulators) run in float32 and are rounded once at the end:
+  a kernel accumulating in fp16 would overflow summing the squares of any 256^2 channel of
+  unit values, which fp16 models on devices do not do. Why: an fp16 kernel can overflow where
+  neither the op's input nor its output does (coremltools maintainers on apple/coremltools#2110:
+  "the converted model could still overflow on some intermediate tensors"); the canonical case
+  is InstanceNorm on activations of a few hundred, whose squared deviations pass 65504 and
+  collapse the channel (the same failure as ml-explore/mlx#4228 for MLX's fp16 InstanceNorm;
+  coremltools rescales rms_norm by max|x| for the same reason, apple/coremltools#2821, and
+  apple/coremltools#2726 reports reduce_log_sum_exp overflowing its fp16 exp on the ANE).
+  Apple does not document its kernels: the variance is emulated in the two-pass form
+  mean((x - mean)^2), the most forgiving fp16 one, so an overflow here is one on any fp16
+  kernel, while a one-pass mean(x^2) - mean^2 kernel would overflow earlier (|x| > 256) than
+  shown. Elementwise activations (sigmoid, tanh, gelu, silu, ...) compute in float32 and are
+  rounded once: their intermediates stay bounded or saturate to the same result. The first op
+  that produces inf or NaN is logged; the parity gate then fails on the non-finite output.
+- NeuralNetwork `.mlmodel` files compute in float32, fp16-stored weights (`float16Value`)
+  included: they are widened at load. That is what Core ML does on the CPU, and what the
+  coremltools guide says of weight-compressed NeuralNetworks ("the intermediate tensors are kept
+  in float precision (float 32 or float 16 depending on execution unit)"): unlike an ML Program,
+  the file does not fix a precision, the compute unit does. On a GPU (fp16 storage, fp32
+  accumulation) or the ANE a NeuralNetwork runs in fp16, which is not emulated: the figure is
+  the CPU's. pix2mobile exports NeuralNetworks as fp32 only.
 
 Inputs, by model input name:
 - multiarray: an array of the declared shape; cast to the declared type (fp16 rounds).
@@ -36,45 +70,82 @@ F32 = np.float32
 _ARRAY_DTYPES = {"FLOAT32": np.float32, "FLOAT16": np.float16, "DOUBLE": np.float64, "INT32": np.int32, "INT8": np.int8}
 
 
+class CoreMLModel:
+    """A saved Core ML model read once, evaluated any number of times: `CoreMLModel(path).predict(feed)`.
+
+    Parsing the spec and, for an ML Program, building coremltools' pymil program from weight.bin
+    takes longer than evaluating a small model, and a verification runs every sample through the
+    same file, so the file is read here once. Unsupported ops or layers raise here, before any
+    sample is fed.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if self.path.suffix == ".mlpackage":
+            self.spec, weights = _read_package(self.path)
+            from . import _mil_ops
+
+            _mil_ops.check_supported(_op_types(self.spec))
+            self._func: Any = _load_function(self.spec, weights, self.path)
+        elif self.path.suffix == ".mlmodel":
+            self.spec = _parse(self.path)
+            self._net: Any = _network(self.spec, self.path)
+            from . import _nn_layers
+
+            _nn_layers.check_supported(self._net.layers)
+        else:
+            raise ConfigError(f"{self.path}: not a Core ML model; pass a .mlpackage or .mlmodel path")
+
+    @property
+    def is_program(self) -> bool:
+        return self.path.suffix == ".mlpackage"
+
+    def predict(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Outputs by name for one feed (see the module docstring for what inputs hold)."""
+        feeds = _feeds(self.spec.description.input, inputs, self.path)
+        if self.is_program:
+            from . import _mil_ops
+
+            outs = _mil_ops.run_function(self._func, feeds)
+            log.debug("evaluated %s: %d ops", self.path, len(self._func.operations))
+            return _results(self.spec.description.output, outs, self.path)
+        from . import _nn_layers
+
+        for feature in self.spec.description.input:
+            if feature.type.WhichOneof("Type") == "imageType":
+                feeds[feature.name] = _preprocess(feeds[feature.name], self._net, feature)
+        keep = [f.name for f in self.spec.description.output]
+        env = _nn_layers.run_layers(self._net.layers, feeds, keep)
+        log.debug("evaluated %s: %d layers", self.path, len(self._net.layers))
+        return _results(self.spec.description.output, env, self.path)
+
+    def describe(self) -> dict[str, Any]:
+        """What `describe(path)` says, from the model already read."""
+        features = self.spec.description.input
+        if self.is_program:
+            affine = {name: _program_preprocessing(self._func, name) for name in _image_names(features)}
+        else:
+            affine = {name: _scaler_preprocessing(self._net, features, name) for name in _image_names(features)}
+        return _description(self.path, self.spec, affine)
+
+
 def run_coreml(path: str | Path, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Evaluate a `.mlpackage` or `.mlmodel`, chosen by suffix."""
-    path = Path(path)
-    if path.suffix == ".mlpackage":
-        return run_mlpackage(path, inputs)
-    if path.suffix == ".mlmodel":
-        return run_mlmodel(path, inputs)
-    raise ConfigError(f"{path}: not a Core ML model; pass a .mlpackage or .mlmodel path")
+    """Evaluate a `.mlpackage` or `.mlmodel`, chosen by suffix, once (read it with `CoreMLModel` to run it often)."""
+    return CoreMLModel(path).predict(inputs)
 
 
 def run_mlpackage(path: str | Path, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Evaluate the `main` function of an ML Program package."""
-    path = Path(path)
-    spec, weights = _read_package(path)
-    from . import _mil_ops
-
-    _mil_ops.check_supported(_op_types(spec))
-    func = _load_function(spec, weights, path)
-    feeds = _feeds(spec.description.input, inputs, path)
-    outs = _mil_ops.run_function(func, feeds)
-    log.debug("evaluated %s: %d ops", path, len(func.operations))
-    return _results(spec.description.output, outs, path)
+    if Path(path).suffix != ".mlpackage":
+        raise ConfigError(f"{path}: not an ML Program package; pass a .mlpackage path")
+    return run_coreml(path, inputs)
 
 
 def run_mlmodel(path: str | Path, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Evaluate a NeuralNetwork `.mlmodel`."""
-    path = Path(path)
-    spec = _parse(path)
-    net = _network(spec, path)
-    from . import _nn_layers
-
-    _nn_layers.check_supported(net.layers)
-    env = _feeds(spec.description.input, inputs, path)
-    for feature in spec.description.input:
-        if feature.type.WhichOneof("Type") == "imageType":
-            env[feature.name] = _preprocess(env[feature.name], net, feature)
-    _nn_layers.run_layers(net.layers, env)
-    log.debug("evaluated %s: %d layers", path, len(net.layers))
-    return _results(spec.description.output, env, path)
+    if Path(path).suffix != ".mlmodel":
+        raise ConfigError(f"{path}: not a NeuralNetwork model; pass a .mlmodel path")
+    return run_coreml(path, inputs)
 
 
 def describe(path: str | Path) -> dict[str, Any]:
@@ -94,6 +165,10 @@ def describe(path: str | Path) -> dict[str, Any]:
         affine = {name: _scaler_preprocessing(net, features, name) for name in _image_names(features)}
     else:
         raise ConfigError(f"{path}: not a Core ML model; pass a .mlpackage or .mlmodel path")
+    return _description(path, spec, affine)
+
+
+def _description(path: Path, spec: Any, affine: Mapping[str, tuple[float, list[float]]]) -> dict[str, Any]:
     return {"path": str(path), "type": spec.WhichOneof("Type"), "specification_version": int(spec.specificationVersion),
             "inputs": [_feature_info(f, affine.get(f.name)) for f in spec.description.input],
             "outputs": [_feature_info(f, None) for f in spec.description.output]}
