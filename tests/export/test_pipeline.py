@@ -41,7 +41,8 @@ def test_all_six_formats_pass_their_gates(cycle_export):
     for art in manifest.artifacts:
         p = art.parity
         assert p.psnr_db >= p.threshold_db and p.ssim > 0.99 and p.max_abs_err is not None
-        assert p.scale == "range" and p.samples == 2
+        assert p.scale == "range" and p.samples == 4 and len(p.psnr_db_per_image) == 4
+        assert p.psnr_db == min(p.psnr_db_per_image) <= p.psnr_db_mean and p.reference == "eager"
         assert art.bytes > 0 and len(art.sha256) == 64
         assert art.converter and all(v for v in art.converter.values())
     # threshold per precision: fp16 mlpackage by default held to 35 dB, the rest to 45 dB
@@ -100,7 +101,7 @@ def test_raised_threshold_fails_gate_and_keeps_only_the_failed_name(tiny, tmp_pa
     module, ref = tiny("cycle")
     manifest = export_model(module, ref, SIZE, ["ptl"], tmp_path, thresholds={"fp32": 1000.0})
     row = manifest.artifact("ptl")
-    assert row.status == "failed" and row.reason.startswith("parity gate: PSNR 100.00 dB")
+    assert row.status == "failed" and row.reason.startswith("parity gate: worst image PSNR 100.00 dB")
     assert row.file == "cycle_fp32.failed.ptl" and (tmp_path / row.file).is_file()
     assert not (tmp_path / "cycle_fp32.ptl").exists()
     assert row.parity.psnr_db == 100.0 and row.parity.threshold_db == 1000.0

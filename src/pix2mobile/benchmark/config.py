@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -63,8 +64,10 @@ class BenchConfig:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
         if self.warmup < 0:
             raise ConfigError(f"--warmup must be >= 0, got {self.warmup}")
-        if self.min_seconds < 0:
-            raise ConfigError(f"--min-seconds must be >= 0, got {self.min_seconds}")
+        if not math.isfinite(self.min_seconds) or self.min_seconds < 0:
+            raise ConfigError(f"--min-seconds must be a finite number >= 0, got {self.min_seconds}")
+        if self.fail_below is not None and not math.isfinite(self.fail_below):
+            raise ConfigError(f"--fail-below must be a finite number of dB, got {self.fail_below}")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"--threads must be at least 1, got {self.threads}")
         if self.diversity_z < 2:
