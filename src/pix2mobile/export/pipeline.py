@@ -106,7 +106,7 @@ def verify(fmt: Any, path: Path, io: IOSpec, inputs: Sequence[tuple[torch.Tensor
     except Exception as exc:
         log.warning("%s verification failed: %s", fmt.key, first_line(exc), exc_info=log.isEnabledFor(logging.DEBUG))
         return empty, f"verification failed: {first_line(exc)}"
-    per_image = tuple(round(p, 4) for p in result.image_psnr_db if np.isfinite(p))
+    per_image = tuple(float(p) for p in result.image_psnr_db if np.isfinite(p))
     parity = dataclasses.replace(
         empty, psnr_db=_finite_or_none(result.psnr_db), ssim=_finite_or_none(result.ssim),
         max_abs_err=_finite_or_none(result.max_abs_err), scale=result.scale, samples=result.samples,
