@@ -25,7 +25,8 @@ class BenchConfig:
         "help": "also keep timing rounds until this many seconds have passed"})
     threads: int | None = field(default=None, metadata={
         "help": "CPU threads every runtime may use; unset: all cores of this process"})
-    samples: int = field(default=4, metadata={"help": "real photo crops the parity metrics average over"})
+    samples: int = field(default=4, metadata={
+        "help": "held-out photo crops each artifact runs on; PSNR and SSIM are the worst image's"})
     seed: int = field(default=1, metadata={"help": "seed of the parity images and latents"})
     checkpoint: str | None = field(default=None, metadata={
         "help": "run directory the artifacts were exported from, to rebuild the eager PyTorch baseline "

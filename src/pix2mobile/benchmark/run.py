@@ -68,7 +68,7 @@ def run_bench(export_dir: str | Path, out_dir: str | Path, cfg: BenchConfig = Be
     if manifest.model.size is None:
         raise ConfigError("the manifest records no export size (model.size); re-export with this pix2mobile")
     io = io_from_manifest(manifest.io)
-    size = tuple(manifest.model.size)
+    size = (int(manifest.model.size[0]), int(manifest.model.size[1]))
     model_name = f"{manifest.model.family}/{manifest.model.arch}"
     threads = cfg.n_threads
 

@@ -28,14 +28,14 @@ artifact in the folder is an ok row of the manifest on disk, and no staging file
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib.metadata
 import logging
 import time
-import dataclasses
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, cast
 
 import numpy as np
 import torch
@@ -47,7 +47,7 @@ from ..models.spec import IOSpec, VariantSpec
 from . import parity as parity_mod
 from ._common import ExportOptions, as_outputs, first_line, to_numpy
 from .folder import ExportFolder, failed_name, move_path, pending_row, remove_path, staging_name, tree_sha256
-from .manifest import MANIFEST_NAME, ArtifactEntry, Manifest, ModelInfo, Parity
+from .manifest import MANIFEST_NAME, ArtifactEntry, Manifest, ModelInfo, Parity, Scale
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def parity_inputs(io: IOSpec, size: tuple[int, int], n: int = DEFAULT_SAMPLES,
 
 
 def verify(fmt: Any, path: Path, io: IOSpec, inputs: Sequence[tuple[torch.Tensor, ...]],
-           reference: Sequence[Sequence[np.ndarray]], threshold: float,
+           reference: Sequence[np.ndarray], threshold: float,
            reference_kind: str = "eager") -> tuple[Parity, str | None]:
     """Run the artifact at `path` on `inputs` with its format's runtime and compare with `reference`
     image by image: (its Parity, the reason it fails or None). The worst image is held to
@@ -109,7 +109,7 @@ def verify(fmt: Any, path: Path, io: IOSpec, inputs: Sequence[tuple[torch.Tensor
     per_image = tuple(float(p) for p in result.image_psnr_db if np.isfinite(p))
     parity = dataclasses.replace(
         empty, psnr_db=_finite_or_none(result.psnr_db), ssim=_finite_or_none(result.ssim),
-        max_abs_err=_finite_or_none(result.max_abs_err), scale=result.scale, samples=result.samples,
+        max_abs_err=_finite_or_none(result.max_abs_err), scale=cast(Scale, result.scale), samples=result.samples,
         psnr_db_mean=_finite_or_none(result.mean_psnr_db),
         psnr_db_per_image=per_image if len(per_image) == len(result.image_psnr_db) else ())
     return parity, None if result.passed else f"parity gate: {result.describe()}"
