@@ -45,3 +45,33 @@ def test_bad_input_exits_2(main, tmp_path, fast_style_bench, capsys):
     assert "--force" in capsys.readouterr().err
     assert main(export, "--out", tmp_path / "o", "--runs", "0") == 2
     assert "--runs must be at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_foreign_pth_export_then_bench_the_readme_path(tmp_path, capsys):
+    """README: `export u.pth --family fast_style --arch johnson --formats onnx --size 64 64 --out exp`, then
+    `bench exp --out rep`. It ended in KeyError: 'artifacts' (a skipped NST reference was plotted) and had no
+    eager row (eager.py took run directories only). Now eager is rebuilt from the .pth the manifest names."""
+    import torch
+
+    from pix2mobile.export.manifest import Manifest
+    from pix2mobile.models import get_variant
+
+    torch.manual_seed(0)
+    pth = tmp_path / "u.pth"
+    torch.save(get_variant("fast_style", "johnson").create().state_dict(), pth)
+    exp, rep = tmp_path / "exp", tmp_path / "rep"
+    assert cli.main(["-q", "export", str(pth), "--family", "fast_style", "--arch", "johnson", "--formats", "onnx",
+                     "--size", "64", "64", "--out", str(exp)]) == 0
+    assert Manifest.read(exp).model.checkpoint == str(pth.resolve())
+    capsys.readouterr()
+    assert cli.main(["-q", "bench", str(exp), "--out", str(rep), "--runs", "2", "--warmup", "0", "--min-seconds",
+                     "0", "--peak-size", "64", "--no-memory", "--threads", "1"]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    data = json.loads((rep / "report.json").read_text())
+    eager, onnx = data["rows"]
+    assert eager["format"] == "pytorch" and eager["status"] == "ok" and eager["latency_ms_median"] > 0
+    assert onnx["status"] == "ok" and onnx["parity_source"] == "bench" and onnx["psnr_db"] >= 45
+    assert onnx["speedup_vs_eager"] is not None
+    assert data["references"]["nst"]["status"] == "skipped"        # a .pth records no training style
+    assert (rep / "psnr_per_precision.png").is_file() and "nst_vs_fast_style" not in data["plots"]

@@ -88,3 +88,19 @@ def test_precision_no_format_supports_is_exit_2(lite_run, tmp_path, capsys) -> N
     assert cli.main(["export", str(lite_run), "--out", str(tmp_path / "o"), "--formats", "onnx,pte",
                      "--precision", "int8"]) == 2
     assert "onnx export(s) none of int8" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_sigint_mid_export_leaves_an_honest_folder(lite_run, tmp_path) -> None:
+    """A real Ctrl-C once the first artifact exists: the manifest on disk lists it, the rest as not made,
+    and no staging file or unlisted final name is left (it used to leave artifacts with no manifest)."""
+    from folder_invariant import assert_folder_honest
+    from sigint import interrupt_when
+
+    out = tmp_path / "exp"
+    code, err = interrupt_when(["export", str(lite_run), "--out", str(out), "--formats", "ptl,onnx,tflite,pte"],
+                               out / "lite_fp32.ptl")
+    assert code == 130, err
+    data = assert_folder_honest(out)
+    assert data["ok"] is False and data["artifacts"][0]["status"] == "ok"
+    assert any(a["reason"] and a["reason"].startswith("not made") for a in data["artifacts"])

@@ -101,3 +101,18 @@ def test_lightly_trained_outputs_are_image_like():
         after = model(x).numpy()
     assert np.ptp(after) / 255 > 0.5, "trained outputs span most of the range"
     assert np.abs(after / 255 - x.numpy() / 255).mean() < np.abs(before / 255 - x.numpy() / 255).mean()
+
+
+def test_one_bad_image_among_four_fails_although_the_pooled_psnr_passes():
+    """The gate judges the worst image: three perfect images used to lift a 42 dB one over 45 dB."""
+    ref = np.concatenate([_photo(seed, 32) for seed in range(4)]).astype(np.float32) * 0.8 + 0.1
+    cand = ref.copy()
+    cand[3] += 0.008                                     # ~41.9 dB on image 3 only
+    pooled = psnr(ref, cand)
+    assert pooled >= 45.0, "the old pooled gate passed this artifact"
+    res = compare([ref], [cand], [IMG], threshold_db=45.0)
+    assert not res.passed and res.worst_image == 3 and res.samples == 4
+    assert res.psnr_db == pytest.approx(psnr(ref[3:], cand[3:]), abs=1e-6) and res.psnr_db < 42.5
+    assert res.image_psnr_db[:3] == (PSNR_CAP_DB,) * 3
+    assert res.mean_psnr_db == pytest.approx(np.mean(res.image_psnr_db))
+    assert "worst image PSNR" in res.describe() and "image 3 of 4" in res.describe()

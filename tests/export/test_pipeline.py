@@ -41,7 +41,8 @@ def test_all_six_formats_pass_their_gates(cycle_export):
     for art in manifest.artifacts:
         p = art.parity
         assert p.psnr_db >= p.threshold_db and p.ssim > 0.99 and p.max_abs_err is not None
-        assert p.scale == "range" and p.samples == 2
+        assert p.scale == "range" and p.samples == 4 and len(p.psnr_db_per_image) == 4
+        assert p.psnr_db == min(p.psnr_db_per_image) <= p.psnr_db_mean and p.reference == "eager"
         assert art.bytes > 0 and len(art.sha256) == 64
         assert art.converter and all(v for v in art.converter.values())
     # threshold per precision: fp16 mlpackage by default held to 35 dB, the rest to 45 dB
@@ -100,7 +101,7 @@ def test_raised_threshold_fails_gate_and_keeps_only_the_failed_name(tiny, tmp_pa
     module, ref = tiny("cycle")
     manifest = export_model(module, ref, SIZE, ["ptl"], tmp_path, thresholds={"fp32": 1000.0})
     row = manifest.artifact("ptl")
-    assert row.status == "failed" and row.reason.startswith("parity gate: PSNR 100.00 dB")
+    assert row.status == "failed" and row.reason.startswith("parity gate: worst image PSNR 100.00 dB")
     assert row.file == "cycle_fp32.failed.ptl" and (tmp_path / row.file).is_file()
     assert not (tmp_path / "cycle_fp32.ptl").exists()
     assert row.parity.psnr_db == 100.0 and row.parity.threshold_db == 1000.0
@@ -171,3 +172,71 @@ def test_parity_inputs_are_real_8bit_images():
     np.testing.assert_allclose((unit * 255).numpy(), np.round((unit * 255).numpy()), atol=1e-3)
     assert float(unit.std()) > 0.05, "photo crops, not flat noise"
     assert not torch.equal(samples[0][0], samples[1][0])
+
+
+def test_gate_fails_an_artifact_bad_on_one_photo_of_four(tiny, tmp_path, monkeypatch):
+    """A fake onnx runner exact on three parity photos and ~42 dB off on the fourth: its pooled PSNR (what
+    the gate used to judge) clears 45 dB, the worst image does not."""
+    real = FORMATS["onnx"].runner_fn
+
+    def one_bad(path, io):
+        run, calls = real(path, io), []
+
+        def go(inputs):
+            calls.append(1)
+            out = run(inputs)
+            return [o + 0.016 for o in out] if len(calls) == 4 else out      # 0.008 on the [0, 1] scale
+        return go
+
+    monkeypatch.setitem(FORMATS, "onnx", dataclasses.replace(FORMATS["onnx"], runner_fn=one_bad))
+    module, ref = tiny("cycle")
+    manifest = export_model(module, ref, SIZE, ["onnx"], tmp_path)
+    p = manifest.artifact("onnx").parity
+    assert manifest.artifact("onnx").status == "failed" and "worst image PSNR" in manifest.artifact("onnx").reason
+    assert p.samples == 4 and p.psnr_db == min(p.psnr_db_per_image) < 45 and p.psnr_db_per_image[3] == p.psnr_db
+    pooled = -10 * np.log10(np.mean([10 ** (-x / 10) for x in p.psnr_db_per_image]))
+    assert pooled >= 45 and p.psnr_db_mean > 45, "a mean (or pooled) gate would have passed it"
+    assert not (tmp_path / "cycle_fp32.onnx").exists() and (tmp_path / "cycle_fp32.failed.onnx").is_file()
+
+
+def test_manifest_names_the_held_out_parity_photos(tiny, tmp_path):
+    from pix2mobile.data.builtin import PARITY_PHOTOS
+
+    module, ref = tiny("cycle")
+    manifest = export_model(module, ref, SIZE, ["onnx"], tmp_path, samples=5)
+    names = [p.rsplit("/", 1)[1].rsplit(".", 1)[0] for _, p in PARITY_PHOTOS]
+    assert manifest.parity_images == (*names, names[0]) and len(names) >= 4
+    assert json.loads((tmp_path / "manifest.json").read_text())["parity_images"] == list(manifest.parity_images)
+    assert len(manifest.artifact("onnx").parity.psnr_db_per_image) == 5
+
+
+def test_exception_in_the_second_job_leaves_an_honest_folder(tiny, tmp_path, monkeypatch):
+    """Injected failure mid-run (a Ctrl-C inside the 2nd converter, after it wrote its staging file): the
+    first row is already on disk as ok, the rest are listed as not made, and nothing else is there."""
+    from folder_invariant import assert_folder_honest
+
+    def interrupted(module, example_inputs, io, out_path, opts):
+        out_path.write_bytes(b"half a model")
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(FORMATS, "onnx", dataclasses.replace(FORMATS["onnx"], export_fn=interrupted))
+    module, ref = tiny("cycle")
+    with pytest.raises(KeyboardInterrupt):
+        export_model(module, ref, SIZE, ["ptl", "onnx", "pte"], tmp_path)
+    data = assert_folder_honest(tmp_path)
+    rows = {a["format"]: a for a in data["artifacts"]}
+    assert rows["ptl"]["status"] == "ok" and (tmp_path / rows["ptl"]["file"]).is_file()
+    assert rows["onnx"]["reason"] == rows["pte"]["reason"] and rows["pte"]["reason"].startswith("not made") and data["ok"] is False
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cycle_fp32.ptl", "manifest.json"]
+
+
+def test_force_clears_our_earlier_files_the_new_manifest_does_not_list(tiny, tmp_path):
+    """`export --force --formats onnx` into a folder holding a tflite export used to leave it there, unlisted."""
+    from folder_invariant import assert_folder_honest
+
+    module, ref = tiny("cycle")
+    assert export_model(module, ref, SIZE, ["ptl", "onnx"], tmp_path).ok
+    manifest = export_model(module, ref, SIZE, ["onnx"], tmp_path, force=True)
+    assert manifest.ok and [a.format for a in manifest.artifacts] == ["onnx"]
+    assert_folder_honest(tmp_path)
+    assert not (tmp_path / "cycle_fp32.ptl").exists()

@@ -52,3 +52,27 @@ def test_bad_requests_raise(tmp_path):
     with pytest.raises(DataError, match="no images"):
         folder_calibration(tmp_path, CYCLE_IO, SIZE)
     assert "built-in" in load_calibration(None, CYCLE_IO, SIZE, 1).source
+
+
+def test_parity_photos_are_disjoint_from_calibration_and_training_photos(monkeypatch):
+    """The split is explicit: the gate's photos are none of the 8 that training (builtin_dataset, the demo),
+    sample_batch and calibration draw from, by name and by pixels; and calibration reads only those 8."""
+    import hashlib
+
+    from pix2mobile.data import builtin
+
+    def digest(img):
+        return hashlib.sha256(img.tobytes()).hexdigest()
+
+    training = builtin.content_images()
+    parity = builtin.parity_images()
+    assert len(parity) >= 4 and len(training) == 8
+    assert not {n for n, _ in parity} & {n for n, _ in training}
+    assert not {digest(i) for _, i in parity} & {digest(i) for _, i in training}
+    _, names = builtin.parity_batch(4, SIZE)
+    assert names == [n for n, _ in parity]
+    # calibration draws every crop from content_images(): swap those for flat colours and see only flat crops
+    flat = [(f"flat{i}", Image.new("RGB", (64, 64), (30 * i, 20, 200))) for i in range(8)]
+    monkeypatch.setattr(builtin, "content_images", lambda: flat)
+    crops = builtin_calibration(CYCLE_IO, SIZE, 8)
+    assert all(float(s[0].std(dim=(2, 3)).max()) < 1e-6 for s in crops.samples)

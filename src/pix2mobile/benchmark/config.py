@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -24,7 +25,8 @@ class BenchConfig:
         "help": "also keep timing rounds until this many seconds have passed"})
     threads: int | None = field(default=None, metadata={
         "help": "CPU threads every runtime may use; unset: all cores of this process"})
-    samples: int = field(default=4, metadata={"help": "real photo crops the parity metrics average over"})
+    samples: int = field(default=4, metadata={
+        "help": "held-out photo crops each artifact runs on; PSNR and SSIM are the worst image's"})
     seed: int = field(default=1, metadata={"help": "seed of the parity images and latents"})
     checkpoint: str | None = field(default=None, metadata={
         "help": "run directory the artifacts were exported from, to rebuild the eager PyTorch baseline "
@@ -63,8 +65,10 @@ class BenchConfig:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
         if self.warmup < 0:
             raise ConfigError(f"--warmup must be >= 0, got {self.warmup}")
-        if self.min_seconds < 0:
-            raise ConfigError(f"--min-seconds must be >= 0, got {self.min_seconds}")
+        if not math.isfinite(self.min_seconds) or self.min_seconds < 0:
+            raise ConfigError(f"--min-seconds must be a finite number >= 0, got {self.min_seconds}")
+        if self.fail_below is not None and not math.isfinite(self.fail_below):
+            raise ConfigError(f"--fail-below must be a finite number of dB, got {self.fail_below}")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"--threads must be at least 1, got {self.threads}")
         if self.diversity_z < 2:

@@ -1,10 +1,12 @@
 """The eager PyTorch fp32 baseline, rebuilt from the manifest plus the run it was exported from.
 
-The manifest records the model's family, arch, build options and export size, and the
-checkpoint's sha256, but (schema 1) not where the checkpoint lives; `--checkpoint RUN_DIR`
-supplies that. A manifest whose `model` carries a `checkpoint` path is used without the flag.
-When the manifest records `model.checkpoint_sha256`, the run's `model.safetensors` must hash to
-it (the sha256 of the file's bytes): parity against other weights would be meaningless.
+The manifest records the model's family, arch, build options and export size, the checkpoint's
+sha256 and (since `model.checkpoint`) where it was. That checkpoint is a run directory or a
+foreign `.pth` (`pix2mobile export u.pth --family fast_style --arch johnson`); both are rebuilt
+with `models.loading.load_generator` from the manifest's family, arch and options.
+`--checkpoint PATH` overrides the recorded path. When the manifest records
+`model.checkpoint_sha256`, the weights (the run's `model.safetensors`, or the `.pth` itself) must
+hash to it: parity against other weights would be meaningless.
 """
 
 from __future__ import annotations
@@ -40,19 +42,20 @@ class EagerRecipe:
                    size=(int(d["size"][0]), int(d["size"][1])), options=dict(d.get("options", {})))
 
     def build(self) -> EagerModel:
-        from ..checkpoint import load_run, load_state_dict_strict
-        from ..models import get_variant
+        from ..models.loading import load_generator
 
-        spec = get_variant(self.family, self.arch)
-        meta, weights = load_run(self.checkpoint)
-        if (meta.get("family"), meta.get("arch")) != (self.family, self.arch):
-            raise CheckpointError(f"{self.checkpoint} holds {meta.get('family')}/{meta.get('arch')}, but the "
-                                  f"manifest was exported from {self.family}/{self.arch}; pass the right run")
-        generator = spec.create(**dict(self.options))
-        load_state_dict_strict(generator, weights, source=self.checkpoint)
-        generator.eval()
-        module = spec.exportable(generator, self.size).eval()
-        return EagerModel(module=module, generator=generator, meta=meta)
+        path = Path(self.checkpoint)
+        if path.is_dir():
+            from ..checkpoint import load_run
+
+            meta, _ = load_run(path)
+            if (meta.get("family"), meta.get("arch")) != (self.family, self.arch):
+                raise CheckpointError(f"{self.checkpoint} holds {meta.get('family')}/{meta.get('arch')}, but the "
+                                      f"manifest was exported from {self.family}/{self.arch}; pass the right run")
+        loaded = load_generator(path, self.family, self.arch, dict(self.options))
+        generator = loaded.generator.eval()
+        module = loaded.spec.exportable(generator, self.size).eval()
+        return EagerModel(module=module, generator=generator, meta=dict(loaded.meta))
 
 
 @dataclass
@@ -63,9 +66,13 @@ class EagerModel:
 
 
 def checkpoint_sha256(run_dir: str | Path) -> str:
-    """sha256 of RUN_DIR/model.safetensors, the value export should record as checkpoint_sha256."""
+    """sha256 of RUN_DIR/model.safetensors (or of a `.pth` file), what export records as checkpoint_sha256."""
     from ..checkpoint import WEIGHTS_NAME
 
+    if Path(run_dir).is_file():
+        from ..models.loading import _sha256 as file_sha256
+
+        return file_sha256(Path(run_dir))
     path = Path(run_dir) / WEIGHTS_NAME
     if not path.is_file():
         raise CheckpointError(f"{run_dir}: no {WEIGHTS_NAME}; pass a run directory written by `pix2mobile train`")
@@ -91,15 +98,15 @@ def recipe_for(model: Any, checkpoint: str | Path | None,
     recorded = getattr(model, "checkpoint", None)
     if checkpoint is None and recorded:
         run = Path(recorded) if Path(recorded).is_absolute() else Path(export_dir or ".") / recorded
-        if not run.is_dir():
+        if not run.exists():
             return None, (f"the manifest's checkpoint {recorded} is not on this machine; "
                           "pass --checkpoint RUN_DIR to rebuild the eager PyTorch baseline")
     elif checkpoint is None:
         return None, NO_CHECKPOINT
     else:
         run = Path(checkpoint)
-    if not run.is_dir():
-        raise ConfigError(f"--checkpoint {run}: not a directory; pass the run directory written by `pix2mobile train`")
+    if not run.exists():
+        raise ConfigError(f"--checkpoint {run}: no such run directory or .pth file")
     if model.checkpoint_sha256:
         found = checkpoint_sha256(run)
         if found != model.checkpoint_sha256:

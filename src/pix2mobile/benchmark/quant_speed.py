@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     import torch
 
+    from ..export.manifest import artifact_path
     from ..quantize import builtin_calibration, choose_precision
     from .host import feed_for
     from .latency import round_robin
@@ -162,9 +163,10 @@ def main(argv: list[str] | None = None) -> int:
             rows[fmt] = {"fp32": fp32, "int8": int8, "keep_float": keep, "search": searched}
             for prec, art, where in (("fp32", fp32, out), ("int8", int8, int8_dir)):
                 if art.file:
-                    calls[f"{fmt} {prec}"] = open_runtime(fmt, where / art.file, feed_for(art, spec.io, sample),
+                    path = artifact_path(where, art.file)
+                    calls[f"{fmt} {prec}"] = open_runtime(fmt, path, feed_for(art, spec.io, sample),
                                                           order, args.threads)
-                    consts[f"{fmt} {prec}"] = _constant_bytes(fmt, where / art.file)
+                    consts[f"{fmt} {prec}"] = _constant_bytes(fmt, path)
         threads = torch.get_num_threads()          # training and export use every core; timing uses --threads
         torch.set_num_threads(args.threads)
         timings, errors = round_robin(calls, args.warmup, args.runs)

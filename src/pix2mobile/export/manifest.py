@@ -4,11 +4,17 @@ Export writes it last and atomically. Readers (`Manifest.read`, `Manifest.from_j
 major `schema_version` they do not know. A figure that was not measured is `None` (JSON null),
 never 0. Each artifact describes its own inputs and outputs (layout, dtype, value range), so an
 app needs no other knowledge to feed it and read it.
+
+Every reader of a row's `file` goes through `artifact_path`, which refuses a path that leaves
+the manifest's folder (absolute, `..`, or a symlink pointing out): a manifest is input, and
+quantize and bench must never read, rewrite or push a file elsewhere on the machine.
+Anything malformed (not JSON, a field of the wrong type, a missing key) is one `ConfigError`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping
@@ -21,6 +27,30 @@ MANIFEST_NAME = "manifest.json"
 
 Status = Literal["ok", "failed"]
 Scale = Literal["range", "peak_to_peak"]
+Reference = Literal["eager", "float artifact"]
+PENDING_REASON = "not made: the run stopped before this row (interrupted or failed)"
+"""The reason of a planned row that has not run yet; a run that finishes replaces every one."""
+
+
+def artifact_path(folder: str | Path, file: str) -> Path:
+    """The resolved path of a manifest row's `file`, which must lie inside `folder`.
+
+    Symlinks are followed before the check, so a link to a file outside is refused too.
+    Raises ConfigError for an absolute path, one that climbs out with `..`, or one that
+    resolves outside `folder` (or to the folder itself).
+    """
+    if not isinstance(file, str) or not file:
+        raise ConfigError(f"{folder}: a manifest row's file must be a non-empty relative path, got {file!r}")
+    root = Path(folder).resolve()
+    rel = Path(file)
+    if rel.is_absolute() or ".." in rel.parts:
+        raise ConfigError(f"{folder}: the manifest names {file!r}, which is not inside the export folder; "
+                          "refusing to read it")
+    resolved = (root / rel).resolve()
+    if resolved == root or root not in resolved.parents:
+        raise ConfigError(f"{folder}: the manifest's {file!r} resolves to {resolved}, outside the export folder "
+                          "(a symlink?); refusing to read it")
+    return resolved
 
 
 @dataclass(frozen=True)
@@ -55,7 +85,14 @@ class TensorInfo:
 
 @dataclass(frozen=True)
 class Parity:
-    """How an artifact compares with eager PyTorch fp32 on real images (see `parity.py`)."""
+    """How an artifact compares with its reference on the held-out real photos (see `parity.py`).
+
+    `psnr_db` is the worst image's PSNR, the figure the gate holds to `threshold_db`;
+    `psnr_db_mean` is the mean over images and `psnr_db_per_image` each image's, in the order of
+    `Manifest.parity_images`. `reference`: "eager" (PyTorch fp32, what export always uses) or
+    "float artifact" (`pix2mobile quantize` without the checkpoint). Manifests written before
+    these fields existed read back with them None/empty; their `psnr_db` pooled all samples.
+    """
 
     psnr_db: float | None = None
     ssim: float | None = None
@@ -63,14 +100,25 @@ class Parity:
     scale: Scale | None = None
     threshold_db: float | None = None
     samples: int | None = None
+    psnr_db_mean: float | None = None
+    psnr_db_per_image: tuple[float, ...] = ()
+    reference: Reference | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["psnr_db_per_image"] = list(self.psnr_db_per_image)
+        return out
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any] | None) -> Parity:
         d = d or {}
-        return cls(**{k: d.get(k) for k in ("psnr_db", "ssim", "max_abs_err", "scale", "threshold_db", "samples")})
+        if not isinstance(d, Mapping):
+            raise ConfigError(f"manifest parity must be an object, got {type(d).__name__}")
+        for key in ("psnr_db", "ssim", "max_abs_err", "threshold_db", "psnr_db_mean"):
+            _number_or_none(d.get(key), f"parity.{key}")
+        return cls(**{k: d.get(k) for k in ("psnr_db", "ssim", "max_abs_err", "scale", "threshold_db", "samples",
+                                             "psnr_db_mean", "reference")},
+                   psnr_db_per_image=tuple(float(x) for x in d.get("psnr_db_per_image") or ()))
 
 
 @dataclass(frozen=True)
@@ -109,6 +157,14 @@ class ArtifactEntry:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> ArtifactEntry:
+        if not isinstance(d, Mapping):
+            raise ConfigError(f"manifest artifacts must be objects, got {type(d).__name__}")
+        for key in ("format", "precision"):
+            if not isinstance(d.get(key), str):
+                raise ConfigError(f"manifest artifact {key} must be a string, got {d.get(key)!r}")
+        if d.get("file") is not None and not isinstance(d.get("file"), str):
+            raise ConfigError(f"manifest artifact {d['format']}/{d['precision']}: file must be a string or null, "
+                              f"got {d.get('file')!r}")
         if d.get("status") not in ("ok", "failed"):
             raise ConfigError(f"manifest artifact {d.get('format')!r}: status must be 'ok' or 'failed', "
                               f"got {d.get('status')!r}")
@@ -155,6 +211,7 @@ class Manifest:
     created_at: str                          # ISO 8601, UTC
     io: Mapping[str, Any] = field(default_factory=dict)   # the model's IOSpec at export size
     schema_version: int = SCHEMA_VERSION
+    parity_images: tuple[str, ...] = ()      # the held-out photo of each parity sample, in order
 
     @property
     def ok(self) -> bool:
@@ -172,7 +229,8 @@ class Manifest:
     def to_json(self) -> dict[str, Any]:
         return {"schema_version": self.schema_version, "pix2mobile_version": self.pix2mobile_version,
                 "created_at": self.created_at, "ok": self.ok, "model": self.model.to_json(),
-                "io": _jsonable(dict(self.io)), "artifacts": [a.to_json() for a in self.artifacts]}
+                "io": _jsonable(dict(self.io)), "parity_images": list(self.parity_images),
+                "artifacts": [a.to_json() for a in self.artifacts]}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Manifest:
@@ -186,13 +244,21 @@ class Manifest:
         if major != SCHEMA_VERSION:
             raise ConfigError(f"manifest schema_version {d['schema_version']} is not supported by this pix2mobile "
                               f"(it reads major version {SCHEMA_VERSION}); re-export with this version or upgrade")
+        if not isinstance(d.get("artifacts"), list):
+            raise ConfigError(f"manifest artifacts must be a list, got {type(d.get('artifacts')).__name__}; "
+                              "it was not written by pix2mobile export")
+        if not isinstance(d.get("model"), Mapping) or not isinstance(d.get("io", {}), Mapping):
+            raise ConfigError("manifest model and io must be objects; it was not written by pix2mobile export")
         try:
             return cls(model=ModelInfo.from_json(d["model"]),
                        artifacts=tuple(ArtifactEntry.from_json(a) for a in d["artifacts"]),
                        pix2mobile_version=d["pix2mobile_version"], created_at=d["created_at"],
-                       io=dict(d.get("io", {})), schema_version=major)
+                       io=dict(d.get("io", {})), schema_version=major,
+                       parity_images=tuple(str(x) for x in d.get("parity_images") or ()))
         except KeyError as exc:
             raise ConfigError(f"manifest lacks the field {exc.args[0]!r}; it was not written by pix2mobile export") from None
+        except (TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise ConfigError(f"malformed manifest ({type(exc).__name__}: {exc}); re-export it") from None
 
     def write(self, out_dir: str | Path) -> Path:
         """Write `out_dir/manifest.json` atomically."""
@@ -208,8 +274,13 @@ class Manifest:
             raise ConfigError(f"{p}: no such manifest; run `pix2mobile export` first")
         try:
             return cls.from_json(json.loads(p.read_text()))
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{p}: not valid JSON ({exc})") from None
+
+
+def _number_or_none(x: Any, what: str) -> None:
+    if x is not None and (isinstance(x, bool) or not isinstance(x, (int, float)) or math.isnan(x)):
+        raise ConfigError(f"manifest {what} must be a number or null, got {x!r}")
 
 
 def _jsonable(obj: Any) -> Any:

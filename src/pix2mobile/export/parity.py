@@ -14,6 +14,12 @@ the [0, 1] scale.
 
 PSNR is capped at `PSNR_CAP_DB` (bit-identical outputs would otherwise be +inf, which JSON
 cannot hold).
+
+The gate judges the worst image, not the pool. PSNR over all samples stacked is a mean of
+squared errors, and one bad image hides in it: `quantize.auto` once recorded a 22 dB image in a
+pool that scored 41 dB. `compare` therefore scores every image on its own (with the data range
+of its output over all images, so the small-range rule does not flip from image to image),
+gates on the lowest, and reports the mean and each image's PSNR beside it.
 """
 
 from __future__ import annotations
@@ -35,20 +41,34 @@ SMALL_RANGE = 0.25
 
 @dataclass(frozen=True)
 class ParityResult:
+    """One artifact against eager: `psnr_db` is the worst image's PSNR (what the gate holds)."""
+
     psnr_db: float
-    ssim: float | None          # None for outputs that are not images
-    max_abs_err: float
+    ssim: float | None          # the worst image's SSIM; None for outputs that are not images
+    max_abs_err: float          # over every image
     scale: str                  # "range" | "peak_to_peak"
     threshold_db: float
     samples: int
+    mean_psnr_db: float | None = None         # mean of the per-image PSNRs
+    image_psnr_db: tuple[float, ...] = ()     # per image, in sample order (worst output of each)
 
     @property
     def passed(self) -> bool:
         return self.psnr_db >= self.threshold_db
 
+    @property
+    def worst_image(self) -> int | None:
+        """Index of the image that set `psnr_db` (None when there is no per-image figure)."""
+        if not self.image_psnr_db:
+            return None
+        return min(range(len(self.image_psnr_db)), key=lambda i: self.image_psnr_db[i])
+
     def describe(self) -> str:
         ssim = "n/a" if self.ssim is None else f"{self.ssim:.4f}"
-        return (f"PSNR {self.psnr_db:.2f} dB ({self.scale} scale) vs threshold {self.threshold_db:g} dB, "
+        worst = (f"worst image PSNR {self.psnr_db:.2f} dB (image {self.worst_image} of {self.samples}, "
+                 f"mean {self.mean_psnr_db:.2f} dB)" if self.mean_psnr_db is not None and self.samples > 1
+                 else f"PSNR {self.psnr_db:.2f} dB")
+        return (f"{worst} ({self.scale} scale) vs threshold {self.threshold_db:g} dB, "
                 f"SSIM {ssim}, max abs err {self.max_abs_err:.3g} on [0, 1]")
 
 
@@ -110,29 +130,43 @@ def unit_scale(x: np.ndarray, spec: TensorSpec) -> np.ndarray:
 
 def compare(reference: Sequence[np.ndarray], candidate: Sequence[np.ndarray], specs: Sequence[TensorSpec],
             threshold_db: float, small_range: float = SMALL_RANGE) -> ParityResult:
-    """Compare artifact outputs with eager outputs, output by output; the worst output decides.
+    """Compare artifact outputs with eager outputs image by image; the worst image decides.
 
     `reference[i]` and `candidate[i]` hold output `specs[i]` for all samples stacked on axis 0,
-    in the spec's layout (NCHW for images) and range.
+    in the spec's layout (NCHW for images) and range. An image's PSNR is its worst output's;
+    the result's `psnr_db` is the lowest over images, `mean_psnr_db` their mean.
     """
     if not (len(reference) == len(candidate) == len(specs)):
         raise ValueError(f"compare: {len(reference)} reference, {len(candidate)} candidate outputs, "
                          f"{len(specs)} specs")
-    worst: ParityResult | None = None
+    if not specs:
+        raise ValueError("compare: the model has no outputs")
+    n = int(np.asarray(reference[0]).shape[0])
+    per_image: list[float] = [PSNR_CAP_DB] * n
+    ssim_of: list[float | None] = [None] * n
+    max_abs, scales = 0.0, []
     for ref, cand, spec in zip(reference, candidate, specs):
         ref, cand = np.asarray(ref), np.asarray(cand)
         if ref.shape != cand.shape:
             raise ValueError(f"output '{spec.name}': artifact gave shape {cand.shape}, PyTorch {ref.shape}")
+        if ref.shape[0] != n:
+            raise ValueError(f"output '{spec.name}': {ref.shape[0]} samples, the first output has {n}")
         r, c = unit_scale(ref, spec), unit_scale(cand, spec)
-        max_abs = float(np.max(np.abs(r - c))) if np.all(np.isfinite(cand)) else float("inf")
+        finite = bool(np.all(np.isfinite(cand)))
+        max_abs = max(max_abs, float(np.max(np.abs(r - c))) if finite else float("inf"))
         ptp = float(r.max() - r.min())
         scale, data_range = ("range", 1.0) if ptp >= small_range else ("peak_to_peak", max(ptp, 1e-6))
-        p = psnr(r, c, data_range) if np.all(np.isfinite(cand)) else float("-inf")
-        s = ssim(r, c, data_range) if spec.kind == "image" and np.all(np.isfinite(cand)) else None
-        result = ParityResult(psnr_db=p, ssim=s, max_abs_err=max_abs, scale=scale,
-                              threshold_db=float(threshold_db), samples=int(ref.shape[0]))
-        if worst is None or result.psnr_db < worst.psnr_db:
-            worst = result
-    if worst is None:
-        raise ValueError("compare: the model has no outputs")
-    return worst
+        scales.append(scale)
+        for k in range(n):
+            ok = bool(np.all(np.isfinite(cand[k])))
+            p = psnr(r[k:k + 1], c[k:k + 1], data_range) if ok else float("-inf")
+            if p < per_image[k] or (p == per_image[k] and ssim_of[k] is None):
+                per_image[k] = p
+                ssim_of[k] = ssim(r[k:k + 1], c[k:k + 1], data_range) if spec.kind == "image" and ok else None
+    worst = min(range(n), key=lambda k: per_image[k])
+    finite_psnrs = [p for p in per_image if math.isfinite(p)]
+    mean = float(np.mean(per_image)) if len(finite_psnrs) == n else float("-inf")
+    return ParityResult(psnr_db=float(per_image[worst]), ssim=ssim_of[worst], max_abs_err=max_abs,
+                        scale="peak_to_peak" if "peak_to_peak" in scales else "range",
+                        threshold_db=float(threshold_db), samples=n, mean_psnr_db=mean,
+                        image_psnr_db=tuple(float(p) for p in per_image))

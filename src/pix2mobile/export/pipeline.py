@@ -2,34 +2,40 @@
 
 The recipe, one step per function:
 
-1. `parity_inputs`: real photo crops (`data.builtin.sample_batch`, quantised to 8 bits, as a
-   bitmap holds them) mapped into each image input's range; latents N(0, 1) clipped to their
-   range; scalars uniform in theirs. Sample 0 is also the tracing example.
+1. `parity_set`: crops of the held-out parity photos (`data.builtin.parity_batch`: never used for
+   training or calibration), quantised to 8 bits as a bitmap holds them, mapped into each image
+   input's range; latents N(0, 1) clipped to their range; scalars uniform in theirs. At least 4
+   samples by default, one photo each; the manifest's `parity_images` names them. Sample 0 is also
+   the tracing example.
 2. Eager fp32 reference outputs of a private deep copy of the module (the caller's is untouched).
-3. For each (format, precision): `export_fn` writes to a hidden staging name (for a quantized
+3. The folder is claimed (`folder.ExportFolder.begin`): with `force`, our own earlier files (what
+   the old manifest lists, and every `STEM_PRECISION[.failed].SUFFIX` this stem can have) are
+   removed, then a manifest listing every planned row as pending is written.
+4. For each (format, precision): `export_fn` writes to a hidden staging name (for a quantized
    precision, `quantize.build.export_quantized` prepares the module or rewrites the float file
    `export_fn` wrote, calibrated on `ExportOptions.calibration`), `runner_fn` reopens
-   the file with the format's own runtime and runs every sample, `parity.compare` measures it.
-   Passed: renamed to its final name `STEM_PRECISION.SUFFIX`. Failed gate or verification: kept as
-   `STEM_PRECISION.failed.SUFFIX` for inspection, and a stale final file from an earlier run is
-   removed, so a final name on disk always means "passed in the current manifest". A converter
-   that raises becomes a failed row with its one-line reason; the other formats still export.
-4. `manifest.json` is written last, atomically. `Manifest.ok` is False if any row failed.
+   the file with the format's own runtime and runs every sample, `parity.compare` scores each
+   image and the worst one is held to the gate. The row is committed (`ExportFolder.commit`):
+   passed, the manifest lists it and the file is renamed to `STEM_PRECISION.SUFFIX`; failed, it is
+   kept as `STEM_PRECISION.failed.SUFFIX`. A converter that raises becomes a failed row with its
+   one-line reason; the other formats still export.
+
+Invariant (kept after an exception or Ctrl-C at any point, see `folder.py`): every final-named
+artifact in the folder is an ok row of the manifest on disk, and no staging file is left.
+`Manifest.ok` is False if any row failed or was never made.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
+import dataclasses
 import importlib.metadata
 import logging
-import os
-import shutil
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, cast
 
 import numpy as np
 import torch
@@ -40,7 +46,8 @@ from ..errors import ConfigError, MissingDependencyError
 from ..models.spec import IOSpec, VariantSpec
 from . import parity as parity_mod
 from ._common import ExportOptions, as_outputs, first_line, to_numpy
-from .manifest import MANIFEST_NAME, ArtifactEntry, Manifest, ModelInfo, Parity
+from .folder import ExportFolder, failed_name, move_path, pending_row, remove_path, staging_name, tree_sha256
+from .manifest import MANIFEST_NAME, ArtifactEntry, Manifest, ModelInfo, Parity, Scale
 
 log = logging.getLogger(__name__)
 
@@ -63,30 +70,48 @@ def _normalise_size(size: int | Sequence[int]) -> tuple[int, int]:
     return (h, w)
 
 
-def parity_inputs(io: IOSpec, size: tuple[int, int], n: int = 2, seed: int = 0) -> list[tuple[torch.Tensor, ...]]:
-    """`n` batch-1 input tuples built from real photos (see the module docstring)."""
-    from ..data.builtin import sample_batch
+DEFAULT_SAMPLES = 4
+"""Parity images per artifact by default: one crop of each held-out photo."""
+
+
+def parity_set(io: IOSpec, size: tuple[int, int], n: int = DEFAULT_SAMPLES,
+               seed: int = 0) -> tuple[list[tuple[torch.Tensor, ...]], tuple[str, ...]]:
+    """`n` batch-1 input tuples from the held-out parity photos, and the photo(s) each shows."""
+    from ..data.builtin import parity_batch
 
     n_images = max(1, sum(1 for s in io.inputs if s.kind == "image"))    # a photo per sample even for none
-    photos = sample_batch(n * n_images, max(size), seed=seed)[..., :size[0], :size[1]]
-    return list(io.samples_from_photos(photos, seed=seed))
+    photos, names = parity_batch(n * n_images, max(size), seed=seed)
+    samples = list(io.samples_from_photos(photos[..., :size[0], :size[1]], seed=seed))
+    return samples, tuple("+".join(names[k * n_images:(k + 1) * n_images]) for k in range(n))
+
+
+def parity_inputs(io: IOSpec, size: tuple[int, int], n: int = DEFAULT_SAMPLES,
+                  seed: int = 0) -> list[tuple[torch.Tensor, ...]]:
+    """`n` batch-1 input tuples built from the held-out photos (see the module docstring)."""
+    return parity_set(io, size, n, seed)[0]
 
 
 def verify(fmt: Any, path: Path, io: IOSpec, inputs: Sequence[tuple[torch.Tensor, ...]],
-           reference: Sequence[Sequence[np.ndarray]], threshold: float) -> tuple[Parity, str | None]:
-    """Run the artifact at `path` on `inputs` with its format's runtime and compare with `reference`:
-    (its Parity, the reason it fails or None). A runtime refusing the file is a failure, not a crash."""
+           reference: Sequence[np.ndarray], threshold: float,
+           reference_kind: str = "eager") -> tuple[Parity, str | None]:
+    """Run the artifact at `path` on `inputs` with its format's runtime and compare with `reference`
+    image by image: (its Parity, the reason it fails or None). The worst image is held to
+    `threshold`. A runtime refusing the file is a failure, not a crash."""
+    empty = Parity(threshold_db=threshold, samples=len(inputs), reference=reference_kind)  # type: ignore[arg-type]
     try:
         candidate = _run_all(fmt.runner_fn(path, io), inputs, len(io.outputs))
         result = parity_mod.compare(reference, candidate, io.outputs, threshold)
     except MissingDependencyError as exc:
-        return Parity(threshold_db=threshold, samples=len(inputs)), f"verifier unavailable (missing {exc.package})"
+        return empty, f"verifier unavailable (missing {exc.package})"
     except Exception as exc:
         log.warning("%s verification failed: %s", fmt.key, first_line(exc), exc_info=log.isEnabledFor(logging.DEBUG))
-        return Parity(threshold_db=threshold, samples=len(inputs)), f"verification failed: {first_line(exc)}"
-    parity = Parity(psnr_db=_finite_or_none(result.psnr_db), ssim=_finite_or_none(result.ssim),
-                    max_abs_err=_finite_or_none(result.max_abs_err), scale=result.scale,
-                    threshold_db=threshold, samples=result.samples)
+        return empty, f"verification failed: {first_line(exc)}"
+    per_image = tuple(float(p) for p in result.image_psnr_db if np.isfinite(p))
+    parity = dataclasses.replace(
+        empty, psnr_db=_finite_or_none(result.psnr_db), ssim=_finite_or_none(result.ssim),
+        max_abs_err=_finite_or_none(result.max_abs_err), scale=cast(Scale, result.scale), samples=result.samples,
+        psnr_db_mean=_finite_or_none(result.mean_psnr_db),
+        psnr_db_per_image=per_image if len(per_image) == len(result.image_psnr_db) else ())
     return parity, None if result.passed else f"parity gate: {result.describe()}"
 
 
@@ -103,37 +128,9 @@ def _versions(names: Sequence[str]) -> dict[str, str | None]:
     return out
 
 
-def _sha256(path: Path) -> tuple[int, str]:
-    """(bytes, sha256) of a file, or of a directory's files in sorted relative-path order."""
-    digest, total = hashlib.sha256(), 0
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    for f in files:
-        if path.is_dir():
-            digest.update(f.relative_to(path).as_posix().encode() + b"\0")
-        with open(f, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-                total += len(chunk)
-    return total, digest.hexdigest()
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
-
-
-def _move(src: Path, dst: Path) -> None:
-    """Rename `src` onto `dst`, replacing a file or directory already there."""
-    if dst.is_dir() and not dst.is_symlink():
-        old = dst.with_name(f".{dst.name}.old")
-        _remove(old)
-        os.replace(dst, old)
-        os.replace(src, dst)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(src, dst)
+_sha256 = tree_sha256      # the names quantize/ and benchmark/ import
+_remove = remove_path
+_move = move_path
 
 
 def _run_all(runner: Any, samples: Sequence[tuple[torch.Tensor, ...]], n_outputs: int) -> list[np.ndarray]:
@@ -152,7 +149,7 @@ def export_model(module: nn.Module, spec: VariantSpec | ModelRef | tuple, size: 
                  precisions: Mapping[str, Sequence[str]] | None = None,
                  export_options: ExportOptions | None = None,
                  checkpoint_sha256: str | None = None, checkpoint: str | Path | None = None,
-                 samples: int = 2, seed: int = 0,
+                 samples: int = DEFAULT_SAMPLES, seed: int = 0,
                  stem: str | None = None, force: bool = False) -> Manifest:
     """Export `module` to `formats` (all of FORMATS when None) under `out_dir`; return the manifest.
 
@@ -166,7 +163,11 @@ def export_model(module: nn.Module, spec: VariantSpec | ModelRef | tuple, size: 
       `calibration` (a `quantize.CalibrationSet`) feeds calibrated precisions; when it is None and
       one is planned, 16 crops of the built-in photos are used. `keep_float` names modules the
       quantized rows leave in float.
-    force: overwrite an existing manifest/artifacts; without it, existing outputs raise ConfigError.
+    samples: parity images (the held-out photos in turn); the worst one is held to the gate.
+    force: replace an existing export: our own earlier files (what its manifest lists, and every
+      STEM_PRECISION[.failed].SUFFIX of this stem) are removed first. Without it, an existing
+      manifest or final-named artifact of this stem raises ConfigError.
+    The folder keeps the invariant of the module docstring at every instant.
     """
     from . import FORMATS
 
@@ -205,8 +206,10 @@ def export_model(module: nn.Module, spec: VariantSpec | ModelRef | tuple, size: 
     out = Path(out_dir)
     stem = stem or spec.arch
     finals = {(f, p): out / f"{stem}_{p}{FORMATS[f].suffix}" for f, p in plan}
+    ours = own_files(out, stem)
     if not force:
-        clash = [p for p in [out / MANIFEST_NAME, *finals.values()] if p.exists()]
+        clash = [p for p in [out / MANIFEST_NAME, *finals.values(), *ours] if p.exists() or p.is_symlink()]
+        clash = [p for p in clash if ".failed." not in p.name and not p.name.startswith(".")]
         if clash:
             raise ConfigError(f"{clash[0]} already exists; choose another output directory or pass --force")
     out.mkdir(parents=True, exist_ok=True)
@@ -215,10 +218,8 @@ def export_model(module: nn.Module, spec: VariantSpec | ModelRef | tuple, size: 
     base = copy.deepcopy(module).eval()
     if isinstance(spec, VariantSpec):
         base = spec.exportable(base, size_hw).eval()
-    inputs = parity_inputs(io, size_hw, n=samples, seed=seed)
-    with torch.no_grad():
-        reference = [np.concatenate([to_numpy(as_outputs(base(*s), io)[i]) for s in inputs], axis=0)
-                     for i in range(len(io.outputs))]
+    inputs, photo_names = parity_set(io, size_hw, n=samples, seed=seed)
+    reference = eager_outputs(base, io, inputs)
     from ..models.flops import count_macs, count_params
 
     model_info = ModelInfo(family=spec.family, arch=spec.arch, options=opts, size=size_hw,
@@ -239,56 +240,120 @@ def export_model(module: nn.Module, spec: VariantSpec | ModelRef | tuple, size: 
                                + (f": {spec.description}" if spec.description else ""),
                 "version": __version__, **dict(base_opts.metadata)}
 
-    entries = []
+    folder = ExportFolder(out, Manifest(model=model_info, artifacts=(), pix2mobile_version=__version__,
+                                        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                        io=io.to_json(size_hw), parity_images=photo_names))
+    stale = sorted(set(ours) | set(_listed_files(out))) if force else []
+    folder.begin([pending_row(f, p, gate[p]) for f, p in plan], stale)
     for fmt_name, precision in plan:
         fmt = FORMATS[fmt_name]
         final = finals[(fmt_name, precision)]
-        entries.append(_export_one(fmt, precision, base, inputs, reference, io, final, out,
-                                   replace(base_opts, precision=precision, metadata=metadata), gate[precision],
-                                   recipes[(fmt_name, precision)]))
-    manifest = Manifest(model=model_info, artifacts=tuple(entries), pix2mobile_version=__version__,
-                        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                        io=io.to_json(size_hw))
-    manifest.write(out)
-    return manifest
+        _export_one(fmt, precision, base, inputs, reference, io, final, folder,
+                    replace(base_opts, precision=precision, metadata=metadata), gate[precision],
+                    recipes[(fmt_name, precision)])
+    return folder.manifest
+
+
+def rebuild_eager(model: ModelInfo) -> tuple[nn.Module | None, str]:
+    """The module export traced, rebuilt from the manifest's `model` entry (checkpoint, family, arch,
+    options, size): (module, where from), or (None, why not). Works for run directories and foreign
+    `.pth` files alike (`models.loading.load_generator`); refuses weights whose sha256 is not the
+    recorded `checkpoint_sha256` (parity against other weights would mean nothing)."""
+    from ..errors import Pix2MobileError
+    from ..models import MODELS
+    from ..models.loading import load_generator
+
+    if not model.checkpoint:
+        return None, "the manifest records no checkpoint path"
+    if f"{model.family}/{model.arch}" not in MODELS:
+        return None, f"{model.family}/{model.arch} is not a registry model"
+    if model.size is None:
+        return None, "the manifest records no export size"
+    if not Path(model.checkpoint).exists():
+        return None, f"the checkpoint {model.checkpoint} is not on this machine"
+    try:
+        loaded = load_generator(model.checkpoint, model.family, model.arch, dict(model.options))
+    except Pix2MobileError as exc:
+        return None, f"the checkpoint {model.checkpoint} did not load ({exc})"
+    if model.checkpoint_sha256 and loaded.sha256 != model.checkpoint_sha256:
+        return None, f"the checkpoint {model.checkpoint} changed since export (sha256 differs)"
+    spec = loaded.spec
+    return spec.exportable(loaded.generator.eval(), model.size).eval(), f"eager PyTorch fp32 from {model.checkpoint}"
+
+
+def eager_outputs(module: nn.Module, io: IOSpec, inputs: Sequence[tuple[torch.Tensor, ...]]) -> list[np.ndarray]:
+    """`module`'s outputs on `inputs`, each output's samples stacked on axis 0 (what `compare` takes)."""
+    with torch.no_grad():
+        return [np.concatenate([to_numpy(as_outputs(module(*s), io)[i]) for s in inputs], axis=0)
+                for i in range(len(io.outputs))]
+
+
+def own_files(out: Path, stem: str) -> list[Path]:
+    """Every name an export of `stem` can write in `out`: final, failed and staging, all formats and
+    precisions (what `--force` may remove without reading a manifest)."""
+    from . import FORMATS
+
+    names = []
+    for fmt in FORMATS.values():
+        for p in fmt.precisions:
+            final = out / f"{stem}_{p}{fmt.suffix}"
+            names += [final, failed_name(final), staging_name(final)]
+    return names
+
+
+def _listed_files(out: Path) -> list[Path]:
+    """The files an existing manifest in `out` lists (lexically inside `out`: a symlink is removed
+    itself, never followed); none when there is no readable manifest."""
+    from ..errors import Pix2MobileError
+
+    if not (out / MANIFEST_NAME).is_file():
+        return []
+    try:
+        old = Manifest.read(out)
+    except Pix2MobileError as exc:
+        log.warning("--force: the existing manifest is unreadable (%s); removing only this stem's names", exc)
+        return []
+    root, listed = out.resolve(), []
+    for a in old.artifacts:
+        rel = Path(a.file) if a.file else None
+        if rel is None or rel.is_absolute() or ".." in rel.parts:
+            continue
+        parent = (out / rel).parent.resolve()      # the entry itself may be a link: removed, not followed
+        if parent == root or root in parent.parents:
+            listed.append(out / rel)
+    return listed
 
 
 def _export_one(fmt: Any, precision: str, module: nn.Module, inputs: list[tuple[torch.Tensor, ...]],
-                reference: list[np.ndarray], io: IOSpec, final: Path, out: Path, opts: ExportOptions,
+                reference: list[np.ndarray], io: IOSpec, final: Path, folder: ExportFolder, opts: ExportOptions,
                 threshold: float, recipe: Any = None) -> ArtifactEntry:
     versions = _versions([*fmt.converter, *(recipe.packages if recipe is not None else ()), fmt.runtime])
     row = dict(format=fmt.key, precision=precision, converter=versions,
-               parity=Parity(threshold_db=threshold, samples=len(inputs)))
+               parity=Parity(threshold_db=threshold, samples=len(inputs), reference="eager"))
     disabled = fmt.disabled(io)
     if disabled:
-        return ArtifactEntry(status="failed", reason=f"not supported: {disabled}", **row)
-    staged = final.with_name(f".{final.stem}.staging{final.suffix}")
-    failed = final.with_name(f"{final.stem}.failed{final.suffix}")
-    _remove(staged)
-    t0 = time.perf_counter()
+        return folder.commit(ArtifactEntry(status="failed", reason=f"not supported: {disabled}", **row), None, final)
+    staged = staging_name(final)
+    remove_path(staged)
     try:
-        if recipe is None:
-            exported = fmt.export_fn(copy.deepcopy(module), inputs[0], io, staged, opts)
-        else:   # quantize/ prepares the module or rewrites the float artifact; the format exports as usual
-            from ..quantize.build import export_quantized
+        t0 = time.perf_counter()
+        try:
+            if recipe is None:
+                exported = fmt.export_fn(copy.deepcopy(module), inputs[0], io, staged, opts)
+            else:   # quantize/ prepares the module or rewrites the float artifact; the format exports as usual
+                from ..quantize.build import export_quantized
 
-            exported = export_quantized(fmt, recipe, copy.deepcopy(module), inputs[0], io, staged, opts)
-    except Exception as exc:  # a converter crash is a failed row, not a failed export run
-        log.warning("%s export failed: %s", fmt.key, first_line(exc), exc_info=log.isEnabledFor(logging.DEBUG))
-        _remove(staged)
-        return ArtifactEntry(status="failed", reason=f"export failed: {first_line(exc)}",
-                             export_seconds=round(time.perf_counter() - t0, 3), **row)
-    export_s = round(time.perf_counter() - t0, 3)
-    row.update(inputs=exported.inputs, outputs=exported.outputs, notes=tuple(exported.notes), export_seconds=export_s)
-
-    t1 = time.perf_counter()
-    row["parity"], reason = verify(fmt, staged, io, inputs, reference, threshold)
-    row["verify_seconds"] = round(time.perf_counter() - t1, 3)
-
-    target = failed if reason else final
-    _move(staged, target)
-    _remove(final if reason else failed)
-    nbytes, digest = _sha256(target)
-    log.info("%s %s: %s (%d bytes)", fmt.key, precision, reason or "ok", nbytes)
-    return ArtifactEntry(status="failed" if reason else "ok", reason=reason, file=target.relative_to(out).as_posix(),
-                         bytes=nbytes, sha256=digest, **row)
+                exported = export_quantized(fmt, recipe, copy.deepcopy(module), inputs[0], io, staged, opts)
+        except Exception as exc:  # a converter crash is a failed row, not a failed export run
+            log.warning("%s export failed: %s", fmt.key, first_line(exc), exc_info=log.isEnabledFor(logging.DEBUG))
+            remove_path(staged)
+            return folder.commit(ArtifactEntry(status="failed", reason=f"export failed: {first_line(exc)}",
+                                               export_seconds=round(time.perf_counter() - t0, 3), **row), None, final)
+        row.update(inputs=exported.inputs, outputs=exported.outputs, notes=tuple(exported.notes),
+                   export_seconds=round(time.perf_counter() - t0, 3))
+        t1 = time.perf_counter()
+        row["parity"], reason = verify(fmt, staged, io, inputs, reference, threshold)
+        row["verify_seconds"] = round(time.perf_counter() - t1, 3)
+        return folder.commit(ArtifactEntry(status="failed" if reason else "ok", reason=reason, **row), staged, final)
+    finally:   # an exception or Ctrl-C anywhere above: no staging file survives
+        remove_path(staged)

@@ -3,7 +3,7 @@
 For each precision in `AUTO_ORDER[format]` (smallest file first), `choose_precision` builds the
 real artifact in a scratch folder, runs it with the format's own runtime on every calibration
 sample and compares it with eager fp32 (`parity.compare`), image by image: the worst image's PSNR
-must clear the target. (Pooling all images hides the few that static int8 handles badly: a dark,
+must clear the target, as at the export gate. (Pooling all images hides the few that static int8 handles badly: a dark,
 low-contrast crop, whose conv outputs InstanceNorm scales up together with their rounding noise,
 scored 22 dB while the pool scored 41 dB.) A quantized precision that misses the target gets
 per-layer fallback before the next precision is tried:
@@ -64,7 +64,7 @@ class Trial:
     bytes: int | None
     passed: bool
     reason: str | None = None
-    mean_psnr_db: float | None = None   # all calibration images pooled, as the export gate pools its samples
+    mean_psnr_db: float | None = None   # mean of the per-image PSNRs
     image_psnr_db: tuple[float, ...] = ()   # per calibration image, in order
 
     def describe(self) -> str:
@@ -243,11 +243,7 @@ def _measure(fmt: Any, precision: str, base: nn.Module, io: IOSpec, calibration:
             export_quantized(fmt, recipe, copy.deepcopy(base), example, io, path, row_opts)
         runner = fmt.runner_fn(path, io)
         got = _run_all(runner, list(calibration.samples), len(io.outputs))
-        pooled = parity_mod.compare(reference, got, io.outputs, target)
-        images = [parity_mod.compare([r[k:k + 1] for r in reference], [g[k:k + 1] for g in got], io.outputs,
-                                     target, small_range=0.0 if pooled.scale == "range" else parity_mod.SMALL_RANGE)
-                  for k in range(len(calibration))]
-        worst = min(images, key=lambda r: r.psnr_db)
+        worst = parity_mod.compare(reference, got, io.outputs, target)     # per image; the worst decides
     except Pix2MobileError as exc:
         return Trial(precision, keep, None, None, None, False, first_line(exc))
     except Exception as exc:   # a converter or runtime crash rules this precision out, like a failed row
@@ -255,7 +251,7 @@ def _measure(fmt: Any, precision: str, base: nn.Module, io: IOSpec, calibration:
         return Trial(precision, keep, None, None, None, False, first_line(exc))
     nbytes, _ = _sha256(path)
     return Trial(precision, keep, float(worst.psnr_db), worst.ssim, nbytes, bool(worst.passed),
-                 mean_psnr_db=float(pooled.psnr_db), image_psnr_db=tuple(float(r.psnr_db) for r in images))
+                 mean_psnr_db=worst.mean_psnr_db, image_psnr_db=worst.image_psnr_db)
 
 
 def choose_precision(module: nn.Module, spec: Any, size: int | Sequence[int], format: str, *,

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from ...export.manifest import artifact_path
 from ..report import Row
 from .parsers import DeviceRun, parse_benchmark_model, parse_executor_runner, parse_speed_benchmark_torch
 
@@ -141,7 +142,7 @@ def device_rows(manifest: Any, export_dir: Path, serial: str, adb_path: str, dev
 def _run_row(adb: str | None, serial: str, art: Any, export_dir: Path, device_dir: str, threads: int,
              runs: int, warmup: int, base: dict[str, Any]) -> Row:
     tool = TOOLS[art.format]
-    path = export_dir / art.file
+    path = artifact_path(export_dir, art.file)      # never push a file from outside the export folder
     if not path.exists():
         return Row(status="skipped", reason=f"artifact file {art.file} is missing", **base)
     extra = _input_args(art) if art.format == "ptl" else []
