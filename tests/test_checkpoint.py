@@ -84,7 +84,7 @@ def test_garbage_files_are_clear_errors(tmp_path) -> None:
     with pytest.raises(CheckpointError, match="junk.pth"):
         checkpoint.load_pth(tmp_path / "junk.pth")
     (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "model.json").write_text(json.dumps({"family": "x"}))
+    (tmp_path / "run" / "model.json").write_text(json.dumps({"family": "x", "arch": "y", "options": {}}))
     with pytest.raises(CheckpointError, match="no model.safetensors"):
         checkpoint.load_run(tmp_path / "run")
     (tmp_path / "run" / "model.safetensors").write_bytes(b"\x00" * 3)
