@@ -20,7 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import _io
-from .._cli_util import add_config_args, config_from_args, open_image_arg, resolve_device
+from .._cli_util import (
+    add_config_args,
+    config_from_args,
+    open_image_arg,
+    resolve_device,
+)
 from ..errors import ConfigError, ImageError
 from ..limits import MAX_IMAGE_SIDE, check_side
 from ..models.gatys import NSTConfig
