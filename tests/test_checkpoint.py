@@ -84,9 +84,31 @@ def test_garbage_files_are_clear_errors(tmp_path) -> None:
     with pytest.raises(CheckpointError, match="junk.pth"):
         checkpoint.load_pth(tmp_path / "junk.pth")
     (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "model.json").write_text(json.dumps({"family": "x"}))
+    (tmp_path / "run" / "model.json").write_text(json.dumps({"family": "x", "arch": "y", "options": {}}))
     with pytest.raises(CheckpointError, match="no model.safetensors"):
         checkpoint.load_run(tmp_path / "run")
     (tmp_path / "run" / "model.safetensors").write_bytes(b"\x00" * 3)
     with pytest.raises(CheckpointError, match="unreadable safetensors"):
         checkpoint.load_run(tmp_path / "run")
+
+
+def test_zero_byte_and_empty_message_errors_are_one_line(tmp_path) -> None:
+    (tmp_path / "zero.pth").write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"zero.pth: not a readable PyTorch checkpoint \(the file is empty"):
+        checkpoint.load_pth(tmp_path / "zero.pth")
+    assert checkpoint.first_line(RuntimeError("")) == "RuntimeError"
+    assert checkpoint.first_line(RuntimeError("\n  second line\nthird")) == "second line"
+
+
+@pytest.mark.parametrize("meta, fragment", [
+    ([1, 2], "expected a JSON object"),
+    ({"arch": "lite", "options": {}}, "lacks 'family'"),
+    ({"family": 3, "arch": "lite"}, "'family' must be a string"),
+    ({"family": "fast_style", "arch": "lite", "options": [1]}, "'options' must be an object"),
+    ({"family": "fast_style", "arch": "lite", "schema_version": "1"}, "schema_version must be an integer"),
+    ({"family": "fast_style", "arch": "lite", "schema_version": 99}, "newer pix2mobile"),
+])
+def test_model_json_is_validated_field_by_field(tmp_path, meta, fragment) -> None:
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=fragment):
+        checkpoint.read_meta(tmp_path)

@@ -3,12 +3,63 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Literal
+
+from .errors import OutputError
+
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+"""errno values that mean "this output cannot be written here", whichever file the OS names."""
+
+
+def output_error(final: Path, exc: OSError) -> OutputError:
+    """One line for an OS error met while writing `final`: the final path, never a temp name."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return OutputError(f"cannot write {final}: {reason}; pick another location, or free space "
+                       "or permissions there")
+
+
+def _is_about(exc: OSError, *paths: Path) -> bool:
+    names = {str(p) for p in paths}
+    return exc.errno in WRITE_ERRNOS or str(exc.filename) in names or str(exc.filename2) in names
+
+
+def check_writable(path: str | os.PathLike[str], kind: Literal["file", "dir"] = "file") -> None:
+    """Refuse, before long work, an output path that cannot be written; create nothing.
+
+    Walks up to the nearest existing ancestor (the folders in between would be made by the
+    writer), refuses a file where a folder must be (or a folder where the file goes), then
+    writes, fsyncs and removes a 4 KiB probe file there: that catches read-only mounts,
+    permission denied (as a non-root user), `/proc/...` and a disk already full. A disk that
+    fills up later is still reported in one line by the atomic writers.
+    """
+    final = Path(path)
+    if kind == "file" and final.is_dir():
+        raise OutputError(f"cannot write {final}: it is a directory; pass a file path")
+    if kind == "dir" and final.exists() and not final.is_dir():
+        raise OutputError(f"cannot write into {final}: it is a file, not a directory")
+    ancestor = final.parent if kind == "file" else final
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OutputError(f"cannot write {final}: {ancestor} is a file, not a directory")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".pix2mobile-probe.", dir=ancestor)
+    except OSError as exc:
+        raise output_error(final, exc) from None
+    try:
+        os.write(fd, bytes(4096))
+        os.fsync(fd)
+    except OSError as exc:
+        raise output_error(final, exc) from None
+    finally:
+        os.close(fd)
+        os.unlink(probe)
 
 
 @contextlib.contextmanager
@@ -16,12 +67,17 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
     """Yield a temporary path beside `path`; on success it is fsynced and renamed onto `path`.
 
     The temporary name keeps the final suffix (PIL and converters pick formats by suffix).
-    On failure the temporary file is removed and any existing `path` is left untouched.
+    On failure the temporary file is removed and any existing `path` is left untouched; an OS
+    error about this output (full disk, read-only, a file where the folder should be) becomes
+    one `OutputError` line naming `path`.
     """
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=suffix or final.suffix,
-                                    dir=final.parent)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=suffix or final.suffix,
+                                        dir=final.parent)
+    except OSError as exc:
+        raise output_error(final, exc) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -30,6 +86,10 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; outputs are ordinary files
         os.replace(tmp, final)
+    except OSError as exc:
+        if _is_about(exc, tmp, final, final.parent):
+            raise output_error(final, exc) from None
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -43,8 +103,11 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     one is complete.
     """
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    except OSError as exc:
+        raise output_error(final, exc) from None
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
@@ -56,6 +119,10 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, final)
+    except OSError as exc:
+        if _is_about(exc, tmp, final, final.parent):
+            raise output_error(final, exc) from None
+        raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -48,11 +48,35 @@ def read_meta(run_dir: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{run_dir}: not a run directory (no {META_NAME}); "
                               "pass a run directory written by `pix2mobile train`, or a .pth with --family/--arch")
     try:
-        meta = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{path}: not valid JSON ({exc})") from None
-    if int(meta.get("schema_version", 0)) > SCHEMA_VERSION:
-        raise CheckpointError(f"{path}: written by a newer pix2mobile (schema {meta['schema_version']})")
+    return validate_meta(meta, str(path))
+
+
+def validate_meta(meta: Any, source: str) -> dict[str, Any]:
+    """Check model.json field by field, so a hand-edited or damaged file is one clear line.
+
+    Only the structure is checked here (an object; family, arch strings; options an object with
+    string keys; an integer schema_version this version reads); whether the options fit the
+    architecture is the registry's check (`VariantSpec.check_options`).
+    """
+    hint = "re-run `pix2mobile train`, or restore the file"
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{source}: expected a JSON object, found a {type(meta).__name__}; {hint}")
+    version = meta.get("schema_version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise CheckpointError(f"{source}: schema_version must be an integer, got {version!r}; {hint}")
+    if version > SCHEMA_VERSION:
+        raise CheckpointError(f"{source}: written by a newer pix2mobile (schema {version}); upgrade pix2mobile")
+    for key in ("family", "arch"):
+        if key not in meta:
+            raise CheckpointError(f"{source}: lacks '{key}'; {hint}")
+        if not isinstance(meta[key], str):
+            raise CheckpointError(f"{source}: '{key}' must be a string, got {meta[key]!r}; {hint}")
+    options = meta.get("options", {})
+    if not isinstance(options, dict):
+        raise CheckpointError(f"{source}: 'options' must be an object, got {type(options).__name__}; {hint}")
     return meta
 
 
@@ -78,11 +102,11 @@ def load_pth(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe pickle"
         raise CheckpointError(f"{p}: refused to load, the pickle holds more than tensors "
-                              f"(weights_only=True said: {first[:160]})") from None
-    except (RuntimeError, EOFError, ValueError) as exc:
-        raise CheckpointError(f"{p}: not a readable PyTorch checkpoint ({str(exc).splitlines()[0][:160]})") from None
+                              f"(weights_only=True said: {first_line(exc, 'unsafe pickle')})") from None
+    except (RuntimeError, EOFError, ValueError, IndexError, KeyError, TypeError) as exc:
+        reason = "the file is empty (0 bytes)" if p.stat().st_size == 0 else first_line(exc)
+        raise CheckpointError(f"{p}: not a readable PyTorch checkpoint ({reason})") from None
     for wrapper in ("state_dict", "model", "params"):
         if isinstance(obj, dict) and wrapper in obj and isinstance(obj[wrapper], dict):
             obj = obj[wrapper]
@@ -92,6 +116,16 @@ def load_pth(path: str | Path) -> dict[str, torch.Tensor]:
     if obj and all(k.startswith("module.") for k in obj):
         obj = {k[len("module."):]: v for k, v in obj.items()}
     return dict(obj)
+
+
+def first_line(exc: BaseException, default: str = "") -> str:
+    """The first non-empty line of an exception's message (160 characters at most).
+
+    Exceptions from torch.load often carry empty or multi-line messages; an empty one must not
+    crash the error report itself (a zero-byte .pth raised IndexError here once).
+    """
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[0] if lines else default or type(exc).__name__)[:160]
 
 
 def load_state_dict_strict(module: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str = "state dict") -> None:

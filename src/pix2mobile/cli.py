@@ -1,7 +1,10 @@
 """The `pix2mobile` command: one entry point, one subcommand per pipeline stage.
 
 Bad input (any `Pix2MobileError`) is one line on stderr and exit code 2, with nothing
-half-written; any other exception is a bug and keeps its traceback (exit 1).
+half-written. So is an OS error (a full disk, a read-only or missing mount, permission denied,
+a file where a folder should be): the machine, not pix2mobile, refused, and the user can act on
+one line naming the path (-v adds the traceback). Any other exception is a bug and keeps its
+traceback (exit 1).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from typing import Callable, Sequence
 from . import __version__
 from .commands import bench, demo, export, info, morph, nst, quantize, train
 from .errors import Pix2MobileError
+
+log = logging.getLogger("pix2mobile.cli")
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,15 @@ def _configure_logging(verbose: bool, quiet: bool) -> None:
         logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
 
 
+def describe_os_error(exc: OSError) -> str:
+    """`cannot use <path>: <strerror>` on one line, from whatever the OS said."""
+    reason = exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
+    if exc.filename is None:
+        return f"{reason} (errno {exc.errno})"
+    where = f"{exc.filename} -> {exc.filename2}" if exc.filename2 is not None else f"{exc.filename}"
+    return f"cannot use {where}: {reason}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -100,6 +114,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except Pix2MobileError as exc:
         print(f"pix2mobile {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno is None:       # raised by a library about its own input, not by the OS: a bug
+            raise
+        log.debug("OS error", exc_info=True)
+        print(f"pix2mobile {args.command}: error: {describe_os_error(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"pix2mobile {args.command}: interrupted", file=sys.stderr)

@@ -23,6 +23,10 @@ class DataError(Pix2MobileError):
     """A dataset that cannot be trained on (empty folder, mixed modes, wrong layout)."""
 
 
+class OutputError(Pix2MobileError):
+    """An output path that cannot be written: read-only, full, permission denied, not a directory."""
+
+
 class CheckpointError(Pix2MobileError):
     """A checkpoint or state dict that is unsafe or does not fit the architecture."""
 

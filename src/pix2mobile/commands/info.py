@@ -13,6 +13,8 @@ import json
 import sys
 from importlib import metadata
 
+from ..limits import MAX_IMAGE_SIDE, check_side
+
 HELP = "list models (params, MACs), export formats and installed converter versions"
 
 PACKAGES = ("torch", "numpy", "coremltools", "litert-torch", "ai-edge-litert", "ai-edge-quantizer",
@@ -21,7 +23,7 @@ PACKAGES = ("torch", "numpy", "coremltools", "litert-torch", "ai-edge-litert", "
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=int, nargs=2, default=(256, 256), metavar=("H", "W"),
-                   help="image size at which MACs are counted (default: 256 256)")
+                   help=f"image size at which MACs are counted, at most {MAX_IMAGE_SIDE} (default: 256 256)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
 
@@ -63,6 +65,8 @@ def gather(size: tuple[int, int]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    for side in args.size:
+        check_side("--size", side)
     data = gather(tuple(args.size))
     if args.json:
         json.dump(data, sys.stdout, indent=2)

@@ -13,19 +13,23 @@ import argparse
 import logging
 from pathlib import Path
 
+from ..limits import MAX_IMAGE_SIDE
+from ..train.morph import MAX_FRAMES
+
 HELP = "render a trained morph's transition (PNG frames + animated GIF)"
 log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", type=Path, help="run directory written by `pix2mobile train morph`")
-    p.add_argument("--steps", type=int, default=24, help="frames from the first image to the second (default: 24)")
+    p.add_argument("--steps", type=int, default=24,
+                   help=f"frames from the first image to the second, 2..{MAX_FRAMES} (default: 24)")
     p.add_argument("--size", type=int, nargs=2, default=[256, 256], metavar=("H", "W"),
-                   help="frame height and width in pixels (default: 256 256)")
+                   help=f"frame height and width in pixels, at most {MAX_IMAGE_SIDE} (default: 256 256)")
     p.add_argument("--out", type=Path, required=True, help="directory for frame_NNN.png and morph_I_J.gif")
     p.add_argument("--pair", type=int, nargs=2, default=[0, 1], metavar=("I", "J"),
                    help="indices of the two images in the run's sequence (default: 0 1)")
-    p.add_argument("--duration", type=int, default=60, help="GIF milliseconds per frame (default: 60)")
+    p.add_argument("--duration", type=int, default=60, help="GIF milliseconds per frame, 1..60000 (default: 60)")
     p.add_argument("--force", action="store_true", help="write into an existing non-empty --out")
 
 

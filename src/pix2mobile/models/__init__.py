@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
+
 from ..errors import ConfigError
 from . import bicyclegan, cyclegan, fast_style, morph
 from .flops import count_macs, count_params, example_inputs
@@ -38,9 +40,16 @@ def get_variant(family: str, arch: str) -> VariantSpec:
 
 
 def model_cost(spec: VariantSpec, size: tuple[int, int] = (256, 256), **options: Any) -> dict[str, int]:
-    """Parameters and MACs of the exportable module at `size` (H, W), built with `options`."""
-    module = spec.exportable(spec.create(**options), size).eval()
-    return {"params": count_params(module), "macs": count_macs(module, example_inputs(spec.io, size))}
+    """Parameters and MACs of the exportable module at `size` (H, W), built with `options`.
+
+    Counted on the meta device: shapes only, no memory for activations, so `info --size 8192
+    8192` costs what 256 x 256 does (real tensors at that size need tens of gigabytes).
+    """
+    generator = spec.create(**options).to("meta")
+    with torch.device("meta"):
+        module = spec.exportable(generator, size).eval()
+        inputs = example_inputs(spec.io, size)
+    return {"params": count_params(module), "macs": count_macs(module, inputs)}
 
 
 __all__ = ["MODELS", "IOSpec", "TensorSpec", "VariantSpec", "get_variant", "list_variants", "model_cost"]

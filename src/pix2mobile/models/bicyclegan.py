@@ -227,11 +227,13 @@ IO = IOSpec(inputs=(TensorSpec("image", range=(-1.0, 1.0)),
 UNET_128 = VariantSpec(
     family="bicyclegan", arch="unet_128", build=functools.partial(build_generator, 7), io=IO,
     defaults={"where_add": "all", "ngf": 64, "input_nc": 3}, convert_reference=convert_junyanz,
+    option_ranges={"input_nc": (1, 4)},
     min_size=128, size_multiple=128,
     description="junyanz BicycleGAN U-Net generator, 7 downs, z (N, 8) ~ N(0, 1)")
 
 UNET_256 = VariantSpec(
     family="bicyclegan", arch="unet_256", build=functools.partial(build_generator, 8), io=IO,
     defaults={"where_add": "all", "ngf": 64, "input_nc": 3}, convert_reference=convert_junyanz,
+    option_ranges={"input_nc": (1, 4)},
     min_size=256, size_multiple=256,
     description="junyanz BicycleGAN U-Net generator, 8 downs, z (N, 8) ~ N(0, 1)")

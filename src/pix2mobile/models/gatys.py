@@ -15,6 +15,7 @@ from typing import Callable, Literal
 import torch
 
 from ..errors import ConfigError
+from ..limits import check_finite
 from .perceptual import GATYS_CONTENT, GATYS_STYLE, PerceptualLoss
 from .vgg import VGG
 
@@ -32,8 +33,11 @@ class NSTConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        check_finite(self)                 # NaN passes every range check below; refuse it first
         if self.steps < 1:
             raise ConfigError("--steps must be at least 1")
+        if self.lr is not None and not self.lr > 0:
+            raise ConfigError(f"--lr must be positive, got {self.lr}")
         if self.optimizer not in ("lbfgs", "adam"):
             raise ConfigError(f"--optimizer must be lbfgs or adam, not '{self.optimizer}'")
         if self.init not in ("content", "noise"):

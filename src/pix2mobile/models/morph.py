@@ -140,4 +140,5 @@ MLP = VariantSpec(
     family="morph", arch="mlp", build=MorphStack, io=IO,
     defaults={"num_images": 2, "fourier": 0}, exportable=exportable,
     min_size=8, size_multiple=1,
+    option_ranges={"num_images": (2, 1024), "fourier": (0, 64), "hidden": (1, 4096)},
     description="coordinate MLPs (x, y) -> RGB, one per image; exports an alpha-controlled weight morph")

@@ -8,8 +8,13 @@ generator, its default options, its I/O, and how to turn a reference-layout stat
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
+import types
+import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Literal, Mapping
 
 import torch
@@ -152,14 +157,84 @@ class VariantSpec:
     convert_reference: Callable[[Mapping[str, torch.Tensor]], dict[str, torch.Tensor]] = no_conversion
     min_size: int = 32           # smallest sensible H = W for a forward pass
     size_multiple: int = 4       # H and W must be multiples of this
+    option_ranges: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    """Inclusive bounds of integer options; others get DEFAULT_INT_RANGE (a width of 10**9 would
+    ask for terabytes before any check of the weights could refuse it)."""
 
     @property
     def key(self) -> str:
         return f"{self.family}/{self.arch}"
 
+    def declared_options(self) -> dict[str, Any]:
+        """Option name -> its type, read from `build`'s signature (what `create` accepts)."""
+        return declared_options(self.build)
+
+    def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Refuse unknown names, wrong types and out-of-range integers, one line each.
+
+        Options come from model.json files and `--option k=v` flags: both are user input, and
+        a wrong one used to crash deep inside the network's constructor.
+        """
+        from ..errors import ConfigError
+
+        declared = self.declared_options()
+        for name, value in options.items():
+            if name not in declared:
+                known = ", ".join(sorted(declared)) or "none"
+                raise ConfigError(f"{self.key} has no option '{name}' (its options: {known})")
+            tp = declared[name]
+            if not _fits(value, tp):
+                raise ConfigError(f"{self.key} option '{name}' must be {_type_name(tp)}, got {value!r}")
+            if isinstance(value, int) and not isinstance(value, bool):
+                lo, hi = self.option_ranges.get(name, DEFAULT_INT_RANGE)
+                if not lo <= value <= hi:
+                    raise ConfigError(f"{self.key} option '{name}' must be between {lo} and {hi}, got {value}")
+        return dict(options)
+
     def create(self, **options: Any) -> nn.Module:
-        opts = {**self.defaults, **options}
+        opts = self.check_options({**self.defaults, **options})
         return self.build(**opts)
+
+
+DEFAULT_INT_RANGE = (1, 256)
+"""Bounds of an integer option (a width, a channel count) no `option_ranges` entry names."""
+
+
+def declared_options(build: Callable[..., Any]) -> dict[str, Any]:
+    """The keyword parameters of `build` (a function, class or functools.partial) and their types."""
+    target: Any = build.func if isinstance(build, functools.partial) else build
+    hints = typing.get_type_hints(target.__init__ if inspect.isclass(target) else target)
+    params = inspect.signature(build).parameters
+    return {name: hints.get(name, Any) for name, p in params.items()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def _fits(value: Any, tp: Any) -> bool:
+    if tp is Any:
+        return True
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is Literal:
+        return value in args
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    if tp is bool:
+        return isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is Path:
+        return isinstance(value, (str, Path))
+    return isinstance(value, tp) if isinstance(tp, type) else True
+
+
+def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp) if a is not type(None))
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string",
+            Path: "a path"}.get(tp, getattr(tp, "__name__", str(tp)))
 
 
 _NORM_STATS = ("running_mean", "running_var", "num_batches_tracked")

@@ -23,7 +23,7 @@ from ..errors import ConfigError
 from ..models import get_variant
 from ..models.bicyclegan import NZ, build_discriminator, build_encoder
 from .accel import Accel
-from .config import TrainConfig
+from .config import TrainConfig, check_adam_init
 from .data import fixed_batch
 from .gan import init_weights, lsgan, set_requires_grad
 from .loop import Recipe, StepHook, export_meta, open_session, run_loop, seeded_batches
@@ -73,6 +73,9 @@ class BicycleGANConfig(TrainConfig):
             raise ConfigError("--ngf, --nef, --ndf, --num-d and --num-z must be at least 1")
         if min(self.lambda_l1, self.lambda_kl, self.lambda_z, self.lambda_gan, self.lambda_gan2) < 0:
             raise ConfigError("loss weights must be non-negative")
+        if max(self.ngf, self.nef, self.ndf) > 256 or self.num_d > 4 or self.num_z > 16:
+            raise ConfigError("--ngf, --nef and --ndf must be at most 256, --num-d at most 4, --num-z at most 16")
+        check_adam_init(self.beta1, self.init_gain)
 
     @property
     def arch(self) -> str:

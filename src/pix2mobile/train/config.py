@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, Mapping, TypeVar
 
 from ..errors import ConfigError
+from ..limits import MAX_IMAGE_SIDE, check_finite, check_side
 
 C = TypeVar("C", bound="TrainConfig")
 
@@ -69,8 +70,9 @@ class TrainConfig:
                 Path(self.out).resolve() != Path(self.resume).resolve():
             raise ConfigError(f"--resume continues a run in place: drop --out ({self.out}) or make it "
                               f"the same directory as --resume ({self.resume})")
+        check_finite(self)                 # NaN passes every range check below; refuse it first
         _at_least("steps", self.steps, 1)
-        _at_least("size", self.size, 8)
+        check_side("--size", self.size, 8)
         _at_least("batch_size", self.batch_size, 1)
         _at_least("save_every", self.save_every, 0)
         _at_least("sample_every", self.sample_every, 0)
@@ -95,6 +97,15 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def check_adam_init(beta1: float, init_gain: float) -> None:
+    """The GAN recipes' Adam beta1 must lie in [0, 1) (torch raises deep inside otherwise) and
+    their init gain must be positive (a negative std crashes `normal_`, 0 makes dead nets)."""
+    if not 0.0 <= beta1 < 1.0:
+        raise ConfigError(f"--beta1 must be in [0, 1), got {beta1}")
+    if not 0.0 < init_gain <= 10.0:
+        raise ConfigError(f"--init-gain must be in (0, 10], got {init_gain}")
 
 
 def _at_least(name: str, value: int, low: int) -> None:

@@ -21,7 +21,7 @@ from ..errors import ConfigError
 from ..models import get_variant
 from ..models.cyclegan import build_discriminator
 from .accel import Accel
-from .config import TrainConfig
+from .config import TrainConfig, check_adam_init
 from .data import fixed_batch
 from .gan import init_weights, lsgan, set_requires_grad, trainable
 from .image_pool import ImagePool
@@ -73,6 +73,14 @@ class CycleGANConfig(TrainConfig):
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
         if min(self.lambda_a, self.lambda_b, self.lambda_identity) < 0 or self.pool_size < 0:
             raise ConfigError("loss weights and --pool-size must be non-negative")
+        check_adam_init(self.beta1, self.init_gain)
+        if self.ndf > 256:
+            raise ConfigError(f"--ndf must be at most 256, got {self.ndf}")
+        if self.size >> self.n_layers_d < 4:   # each layer halves; two 4x4 convs follow
+            most = (self.size // 4).bit_length() - 1
+            raise ConfigError(f"--n-layers-d {self.n_layers_d} halves a {self.size} px image below the 4 px "
+                              f"the PatchGAN's last convolutions need: use at most {most}, or a larger --size")
+        spec.check_options(self.options)
 
     @property
     def options(self) -> dict[str, Any]:

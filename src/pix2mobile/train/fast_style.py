@@ -18,7 +18,8 @@ from typing import Any, Literal
 import torch
 
 from .._cli_util import open_image_arg
-from ..errors import ConfigError
+from ..errors import ConfigError, ImageError
+from ..limits import MAX_IMAGE_SIDE, check_side
 from ..models import get_variant
 from ..models.perceptual import PerceptualLoss
 from ..models.vgg import VGG, load_vgg
@@ -70,8 +71,9 @@ class FastStyleConfig(TrainConfig):
             raise ConfigError(f"--size must be a multiple of 4 for the fast-style generators, got {self.size}")
         if self.content_weight < 0 or self.style_weight < 0:
             raise ConfigError("--content-weight and --style-weight must be non-negative")
-        if self.style_size is not None and self.style_size < 16:
-            raise ConfigError(f"--style-size must be at least 16 pixels, got {self.style_size}")
+        if self.style_size is not None:
+            check_side("--style-size", self.style_size, 16)
+        get_variant("fast_style", self.arch).check_options(self.options)
 
     @property
     def options(self) -> dict[str, Any]:
@@ -143,8 +145,13 @@ def content_dataset(cfg: FastStyleConfig) -> Any:
 def style_tensor(cfg: FastStyleConfig) -> torch.Tensor:
     from ..data.images import resize_shorter, to_tensor
 
-    img = resize_shorter(open_image_arg(cfg.style, "style"), cfg.style_size or cfg.size)
-    return to_tensor(img)[None]
+    img = open_image_arg(cfg.style, "style")
+    short = cfg.style_size or cfg.size
+    w, h = img.size
+    if max(w, h) * short / min(w, h) > MAX_IMAGE_SIDE:
+        raise ImageError(f"the style image is {w}x{h}: with its shorter side at {short} px its longer side would "
+                         f"pass {MAX_IMAGE_SIDE} px; crop it to a less extreme shape")
+    return to_tensor(resize_shorter(img, short))[None]
 
 
 def train(cfg: FastStyleConfig, *, on_step: StepHook | None = None) -> Path:

@@ -22,7 +22,7 @@ from typing import Any, Callable, Protocol
 import torch
 from torch import nn
 
-from .. import __version__
+from .. import __version__, _io
 from ..checkpoint import save_run
 from ..errors import ConfigError, TrainingError
 from . import records
@@ -97,11 +97,13 @@ class TrainingInterrupted(KeyboardInterrupt):
 def open_session(cfg: TrainConfig, name: str) -> Session:
     """Check the run directory (or load the run to resume), pick the device, seed everything.
 
-    Call this first, then build and validate datasets, then models: bad paths, bad data and bad
-    options all fail before any network is built.
+    Call this first, then build and validate datasets, then models: bad paths, unwritable run
+    directories, bad data and bad options all fail before any network is built.
     """
     state = None
     run = cfg.run_dir
+    if not (cfg.resume is not None and not run.is_dir()):   # a missing --resume run is load_state's line
+        _io.check_writable(run, "dir")     # a read-only or full disk fails now, not after training
     if cfg.resume is not None:
         state = records.load_state(run)
         if state.get("recipe") != name:

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from .. import _io
 from ..checkpoint import load_run, load_state_dict_strict
 from ..errors import CheckpointError, ConfigError
+from ..limits import check_side
 from ..models import get_variant
 from ..models.morph import MorphGenerator, MorphStack, coordinate_grid
 from .accel import Accel
@@ -32,6 +33,10 @@ from .schedule import LinearDecay, PerStage
 log = logging.getLogger(__name__)
 
 NAME = "morph"
+MAX_BUILTIN_COUNT = 64
+"""`--images builtin` makes this many generated images at most (each is a network to fit)."""
+MAX_FRAMES = 1000
+"""`pix2mobile morph --steps` renders at most this many frames (each is a PNG and a GIF frame)."""
 
 
 @dataclass(frozen=True)
@@ -53,8 +58,11 @@ class MorphConfig(TrainConfig):
         super().__post_init__()
         if not self.images:
             raise ConfigError("--images needs two or more images, or builtin")
-        if self.builtin_count < 1 or self.fourier < 0 or self.hidden < 1:
-            raise ConfigError("--builtin-count and --hidden must be >= 1 and --fourier >= 0")
+        if not 1 <= self.builtin_count <= MAX_BUILTIN_COUNT:
+            raise ConfigError(f"--builtin-count must be between 1 and {MAX_BUILTIN_COUNT}, got {self.builtin_count}")
+        if self.fourier < 0 or self.hidden < 1:
+            raise ConfigError("--hidden must be >= 1 and --fourier >= 0")
+        get_variant("morph", "mlp").check_options(self.options(2))
 
     def options(self, num_images: int) -> dict[str, Any]:
         return {"num_images": num_images, "fourier": self.fourier, "hidden": self.hidden}
@@ -161,7 +169,7 @@ def load_stack(run: str | Path) -> tuple[dict[str, Any], MorphStack]:
     meta, weights = load_run(run)
     if meta.get("family") != "morph":
         raise CheckpointError(f"{run} holds a {meta.get('family')} model, not a morph run")
-    stack = get_variant("morph", meta["arch"]).create(**meta["options"])
+    stack = get_variant("morph", meta["arch"]).create(**meta.get("options", {}))
     load_state_dict_strict(stack, weights, source=str(run))
     return meta, stack.eval()
 
@@ -176,19 +184,26 @@ def render_transition(run: str | Path, steps: int, size: tuple[int, int], out_di
     """
     from ..data.images import save_image, to_pil
 
-    if steps < 2:
-        raise ConfigError(f"--steps must be at least 2 frames (alpha 0 and 1), got {steps}")
-    if min(size) < 1:
-        raise ConfigError(f"--size must be positive, got {size}")
+    if not 2 <= steps <= MAX_FRAMES:
+        raise ConfigError(f"--steps must be between 2 (alpha 0 and 1) and {MAX_FRAMES} frames, got {steps}")
+    for side in size:
+        check_side("--size", side)
+    if len(set(pair)) != 2 or min(pair) < 0:
+        raise ConfigError(f"--pair needs two different image indices (0 or more), got {pair[0]} {pair[1]}")
+    if not 1 <= duration_ms <= 60_000:
+        raise ConfigError(f"--duration must be between 1 and 60000 ms per frame, got {duration_ms}")
     out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
+    _io.check_writable(out, "dir")
+    if out.exists() and any(out.iterdir()) and not force:
         raise ConfigError(f"{out} exists and is not empty: pass --force to write into it, or another --out")
     _, stack = load_stack(run)
     generator = MorphGenerator.from_stack(stack, tuple(pair), tuple(size))  # type: ignore[arg-type]
+    paths, pictures = [], []
     with torch.no_grad():
-        frames = generator(torch.linspace(0.0, 1.0, steps))
-    paths = [save_image(frame, out / f"frame_{i:03d}.png") for i, frame in enumerate(frames)]
-    pictures = [to_pil(f) for f in frames]
+        for i, alpha in enumerate(torch.linspace(0.0, 1.0, steps)):    # one frame in memory at a time
+            frame = generator(alpha[None])[0]
+            paths.append(save_image(frame, out / f"frame_{i:03d}.png"))
+            pictures.append(to_pil(frame))
     loop = pictures + pictures[-2:0:-1]
     gif = out / f"morph_{pair[0]}_{pair[1]}.gif"
     with _io.atomic_path(gif) as tmp:

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from .. import _io
+from ..checkpoint import first_line
 from ..errors import CheckpointError
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ def load_state(run_dir: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:   # pickle, zip and torch errors alike mean a damaged file
-        raise CheckpointError(f"{path}: unreadable training state ({str(exc).splitlines()[0][:160]})") from None
+        raise CheckpointError(f"{path}: unreadable training state ({first_line(exc)})") from None
     if not isinstance(state, dict) or int(state.get("format", 0)) > STATE_FORMAT:
         raise CheckpointError(f"{path}: not a training state this pix2mobile can read")
     return state
