@@ -24,6 +24,11 @@ TINY = {
     "morph/mlp": ({"hidden": 16}, 32),
 }
 
+FP16_OVERFLOWS = {"fast_style/johnson"}
+"""Variants whose fp16 Core ML program overflows: johnson's first InstanceNorm sees |x - mean| of
+350-560 on 0..255 photos, its fp16 variance is inf and half its channels normalise to 0 (about
+20 dB). The gate fails that row, as a phone would; issue 17's InstanceNorm rewrite is the fix."""
+
 
 def _trained(key: str):
     spec = MODELS[key]
@@ -51,7 +56,12 @@ def test_variant_exports_to_all_formats(key, tmp_path):
     spec, generator, options, size = _trained(key)
     manifest = export_model(generator, spec, size, None, tmp_path, options=options, checkpoint_sha256="0" * 64)
     assert [a.format for a in manifest.artifacts] == list(FORMATS)
-    assert manifest.ok, [(a.format, a.reason) for a in manifest.artifacts if not a.ok]
+    failed = {(a.format, a.precision): a.reason for a in manifest.artifacts if not a.ok}
+    if key in FP16_OVERFLOWS:
+        assert list(failed) == [("mlpackage", "fp16")] and "parity gate" in failed["mlpackage", "fp16"], failed
+        assert not manifest.ok and not (tmp_path / f"{spec.arch}_fp16.mlpackage").exists()
+    else:
+        assert manifest.ok, failed
     assert manifest.model.family == spec.family and manifest.model.arch == spec.arch
     assert manifest.model.options == {**spec.defaults, **options}
     assert manifest.model.checkpoint_sha256 == "0" * 64 and manifest.model.macs > 0
@@ -61,7 +71,7 @@ def test_variant_exports_to_all_formats(key, tmp_path):
     with torch.no_grad():
         ref = module(*inputs).numpy()
     lo, hi = spec.io.outputs[0].range
-    for art in manifest.artifacts:
+    for art in (a for a in manifest.artifacts if a.ok):
         got = FORMATS[art.format].runner_fn(tmp_path / art.file, spec.io)(inputs)[0]
         err = np.abs(np.clip((got - lo) / (hi - lo), 0, 1) - np.clip((ref - lo) / (hi - lo), 0, 1)).max()
         assert err < (0.03 if art.precision == "fp16" else 1e-3), (art.format, err)

@@ -8,6 +8,7 @@ so a converter that got a rule wrong shows up as a mismatch.
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Sequence
 
@@ -15,6 +16,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import VerificationError
+
+log = logging.getLogger(__name__)
 
 F32 = np.float32
 TILE_BYTES = 32 << 20
@@ -210,6 +213,9 @@ def normalize(x: np.ndarray, axes: tuple[int, ...], eps: float, half: bool = Fal
     mean = r(x.mean(axis=axes, keepdims=True, dtype=F32))
     d = r(x - mean)
     var = r(r(np.square(d)).mean(axis=axes, keepdims=True, dtype=F32))
+    if half and not np.isfinite(var).all():
+        log.warning("fp16 overflow: a normalisation saw |x - mean| above 256, so its fp16 variance is inf and "
+                    "%d of %d channels come out as 0 on an fp16 device", int((~np.isfinite(var)).sum()), var.size)
     return r(d * r(1.0 / r(np.sqrt(r(var + F32(eps))))))
 
 
