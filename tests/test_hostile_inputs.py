@@ -76,6 +76,13 @@ CASES: list[Case] = [
     Case("morph-out-is-file", "morph {morph} --steps 2 --size 8 8 --out {file}", 2, "is a file"),
     Case("morph-out-in-proc", "morph {morph} --steps 2 --size 8 8 --out /proc/x/frames", 2, "cannot write"),
     Case("export-out-read-only", "export {run} --out {ro}/e --formats onnx --size 32 32", 2, "{ro}"),
+    Case("export-size-huge", "export {run} --out {out}/e --formats onnx --size 99999 32", 2, "MAX_IMAGE_SIDE"),
+    Case("export-threshold-unknown-precision", "export {run} --out {out}/e --formats onnx --size 32 32 "
+         "--threshold bogus=10", 2, "threshold names precision 'bogus'"),
+    Case("export-threshold-nan", "export {run} --out {out}/e --formats onnx --size 32 32 --threshold fp32=nan", 2,
+         "between 0 and 100 dB"),
+    Case("export-samples-huge", "export {run} --out {out}/e --formats onnx --size 32 32 --samples 100000", 2,
+         "--samples must be between"),
     Case("export-out-parent-is-file", "export {run} --out {file}/e --formats onnx --size 32 32", 2, "{file}"),
     # --- wide or tall photos, sizes without limit ---
     Case("nst-panorama", f"nst --content {{img}}/wide.png --style builtin --out {{out}}/o.png {TINY} --size 384", 2,

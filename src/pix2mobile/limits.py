@@ -18,6 +18,11 @@ MAX_IMAGE_SIDE = 8192
 rendering, MAC counts). 8192 is past every phone camera's long side that a generator here is
 trained or run at; larger requests are refused, not attempted."""
 
+MAX_SAMPLES = 64
+"""Most parity images per artifact (`export --samples`): each is a full run of every artifact."""
+MAX_CALIBRATION = 1024
+"""Most calibration images (`--calibration-count`): each is held in memory at the export size."""
+
 
 def flag(name: str) -> str:
     """A config field's command-line spelling: `lambda_l1` -> `--lambda-l1`."""

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
+from ..limits import MAX_SAMPLES, check_side
 
 
 def all_cores() -> int:
@@ -63,6 +64,9 @@ class BenchConfig:
         for name, value in positive.items():
             if value < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        check_side("--peak-size", self.peak_size)
+        if self.samples > MAX_SAMPLES:
+            raise ConfigError(f"--samples must be at most {MAX_SAMPLES}, got {self.samples}")
         if self.warmup < 0:
             raise ConfigError(f"--warmup must be >= 0, got {self.warmup}")
         if not math.isfinite(self.min_seconds) or self.min_seconds < 0:

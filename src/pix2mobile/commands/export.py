@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..limits import MAX_CALIBRATION, MAX_SAMPLES, check_side
 
 HELP = "export a run directory or .pth to ptl/tflite/mlpackage/mlmodel/onnx/pte, verified"
 log = logging.getLogger(__name__)
@@ -41,9 +42,15 @@ def _option(text: str) -> tuple[str, Any]:
 
 
 def _threshold(text: str) -> tuple[str, float]:
+    from ..export._common import PRECISIONS
+
     key, value = _option(text)
-    if not isinstance(value, (int, float)):
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise argparse.ArgumentTypeError(f"threshold must be PRECISION=DB, got '{text}'")
+    if key not in PRECISIONS:
+        raise argparse.ArgumentTypeError(f"threshold names precision '{key}': choose from {', '.join(PRECISIONS)}")
+    if not 0 < value <= 100:       # NaN fails this too; PSNR is capped at 100 dB
+        raise argparse.ArgumentTypeError(f"threshold must be between 0 and 100 dB, got '{text}'")
     return key, float(value)
 
 
@@ -124,13 +131,16 @@ def run(args: argparse.Namespace) -> int:
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
         raise ConfigError(f"unknown format(s) {', '.join(unknown) or '(none given)'}: choose from {', '.join(FORMATS)}")
-    if args.samples < 1:
-        raise ConfigError("--samples must be at least 1")
+    if not 1 <= args.samples <= MAX_SAMPLES:
+        raise ConfigError(f"--samples must be between 1 and {MAX_SAMPLES}, got {args.samples}")
+    if args.size is not None:
+        for side in args.size:
+            check_side("--size", side)
     precisions = _precisions(args.precision, formats, FORMATS) if args.precision else None
     if args.auto and len(formats) != 1:
         raise ConfigError("--auto chooses a precision for one format: pass --formats with exactly one")
-    if args.calibration_count < 1:
-        raise ConfigError("--calibration-count must be at least 1")
+    if not 1 <= args.calibration_count <= MAX_CALIBRATION:
+        raise ConfigError(f"--calibration-count must be between 1 and {MAX_CALIBRATION}, got {args.calibration_count}")
     loaded = load_generator(args.checkpoint, args.family, args.arch, dict(args.option))
     size = tuple(args.size) if args.size else tuple(loaded.meta.get("training", {}).get("size_hw", (256, 256)))
     calibration = None

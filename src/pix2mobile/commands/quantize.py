@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..limits import MAX_CALIBRATION
 
 HELP = "quantize existing float artifacts (tflite, Core ML) and gate them on real images"
 log = logging.getLogger(__name__)
@@ -69,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
     from ..export.manifest import MANIFEST_NAME, Manifest
     from ..quantize import quantize_export_dir, quantize_file
 
-    if args.calibration_count < 1:
-        raise ConfigError("--calibration-count must be at least 1")
+    if not 1 <= args.calibration_count <= MAX_CALIBRATION:
+        raise ConfigError(f"--calibration-count must be between 1 and {MAX_CALIBRATION}, got {args.calibration_count}")
     if args.path.is_dir() and args.path.suffix != ".mlpackage":
         if args.out is not None:
             raise ConfigError("--out is for a single file; a folder's new rows go into the folder")
