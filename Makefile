@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(PIN_HASH)
 export OMP_WAIT_POLICY ?= PASSIVE
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test venv clean
+.PHONY: demo test lint venv clean
 
 venv: $(STAMP)
 
@@ -24,8 +24,13 @@ $(STAMP):
 	@touch $@
 	@echo "environment ready: $(VENV) ($(PIN_HASH))"
 
-test: $(STAMP)
+test: $(STAMP) lint
 	$(PY) -m pytest -q
+
+# Static checks over the library (config in pyproject.toml); part of `make test`, so of CI.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src
+	$(VENV)/bin/mypy
 
 demo: $(STAMP)
 	$(VENV)/bin/pix2mobile demo --out runs/demo
