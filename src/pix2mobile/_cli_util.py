@@ -10,13 +10,17 @@ import argparse
 import dataclasses
 import types
 import typing
-from typing import Any, Literal, TypeVar, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args, get_origin
 
 from PIL import Image
 
 from .errors import ConfigError
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+    import torch
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
 def _flag(name: str) -> str:
@@ -54,7 +58,7 @@ def config_from_args(cls: type[T], ns: argparse.Namespace, **overrides: Any) -> 
         if f.name in values and isinstance(values[f.name], list):
             values[f.name] = tuple(values[f.name])
     values.update(overrides)
-    return cls(**values)  # type: ignore[call-arg]
+    return cls(**values)
 
 
 def open_image_arg(value: str, kind: Literal["content", "style"], max_pixels: int | None = None) -> Image.Image:
@@ -74,7 +78,7 @@ def open_image_arg(value: str, kind: Literal["content", "style"], max_pixels: in
     return images.load_image(value, **kwargs)
 
 
-def resolve_device(name: str) -> "torch.device":  # noqa: F821
+def resolve_device(name: str) -> torch.device:
     import torch
 
     if name == "auto":

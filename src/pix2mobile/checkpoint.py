@@ -128,7 +128,8 @@ def first_line(exc: BaseException, default: str = "") -> str:
     return (lines[0] if lines else default or type(exc).__name__)[:160]
 
 
-def load_state_dict_strict(module: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str = "state dict") -> None:
+def load_state_dict_strict(module: nn.Module, state_dict: Mapping[str, torch.Tensor],
+                           source: str = "state dict") -> None:
     """Load exactly; otherwise one line naming the first mismatching key (and both shapes)."""
     own = module.state_dict()
     for key, value in own.items():

@@ -15,9 +15,10 @@ def measure_peak(n: int = 1024, threads: int | None = None, repeats: int = 5) ->
     """Time an n x n fp32 matrix product `repeats` times after one warm-up; the fastest decides."""
     try:
         import torch
+        have_torch = True
     except ImportError:   # numpy's BLAS stands in
-        torch = None
-    if torch is not None:
+        have_torch = False
+    if have_torch:
         if threads is not None:
             torch.set_num_threads(threads)
         gen = torch.Generator().manual_seed(0)
@@ -31,11 +32,11 @@ def measure_peak(n: int = 1024, threads: int | None = None, repeats: int = 5) ->
         import numpy as np
 
         rng = np.random.default_rng(0)
-        a, b = (rng.random((n, n), dtype=np.float32) for _ in range(2))
+        a_np, b_np = (rng.random((n, n), dtype=np.float32) for _ in range(2))
         method = f"numpy.matmul fp32 {n}x{n}"
 
         def product() -> Any:
-            return a @ b
+            return a_np @ b_np
     product()
     best = float("inf")
     for _ in range(max(1, repeats)):

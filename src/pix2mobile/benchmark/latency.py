@@ -144,7 +144,9 @@ def write_job(entries: Sequence[TimedEntry], workdir: Path, settings: Mapping[st
     items = []
     for i, e in enumerate(entries):
         feeds = workdir / f"{name}_{i}.npz"
-        np.savez(feeds, **{f"in{j}": e.feed[n] for j, n in enumerate(e.order)})
+        # Any: mypy would match a dict of arrays unpacked by ** against savez's `allow_pickle: bool`
+        arrays: dict[str, Any] = {f"in{j}": e.feed[n] for j, n in enumerate(e.order)}
+        np.savez(feeds, **arrays)
         items.append({"key": e.key, "format": e.format, "path": e.path, "feeds": str(feeds),
                       "order": list(e.order), "eager": e.eager})
     job = workdir / f"{name}.json"

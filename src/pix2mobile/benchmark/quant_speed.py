@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-MODELS = {
+MODELS: dict[str, tuple[str, dict[str, Any]]] = {
     "johnson": ("fast_style/johnson", {}),
     "lite": ("fast_style/lite", {}),
     "cyclegan": ("cyclegan/resnet_9blocks", {}),
@@ -75,7 +75,8 @@ def _trained(key: str, options: dict[str, Any], size: int, steps: int, cache: Pa
     spec = REGISTRY[key]
     torch.manual_seed(0)
     generator = spec.create(**options)
-    path = cache / f"{key.replace('/', '_')}_{'_'.join(f'{k}{v}' for k, v in sorted(options.items()))}_{size}_{steps}.pt"
+    opts = '_'.join(f'{k}{v}' for k, v in sorted(options.items()))
+    path = cache / f"{key.replace('/', '_')}_{opts}_{size}_{steps}.pt"
     if path.is_file():
         generator.load_state_dict(torch.load(path, weights_only=True))
     else:
@@ -150,8 +151,10 @@ def main(argv: list[str] | None = None) -> int:
                 searched = search.describe()
                 tried = [t for t in search.trials if t.precision == "int8" and t.psnr_db is not None]
                 if search.precision != "int8" and tried:      # none cleared: take the best int8 it found
-                    top = max(t.psnr_db for t in tried)          # fewest float layers within 0.5 dB of the best
-                    best = min((t for t in tried if t.psnr_db >= top - 0.5), key=lambda t: len(t.keep_float))
+                    top = max(t.psnr_db for t in tried if t.psnr_db is not None)   # (all of them: for mypy)
+                    # fewest float layers within 0.5 dB of the best
+                    best = min((t for t in tried if t.psnr_db is not None and t.psnr_db >= top - 0.5),
+                               key=lambda t: len(t.keep_float))
                     searched += f"; exporting the best int8 found ({best.describe()}), the gate decides"
                     keep = best.keep_float
                 else:

@@ -74,7 +74,7 @@ def nst_vs_fast_style(runners: Mapping[str, Runner], io: IOSpec, content: torch.
                                      "Gatys NST": nst.image[0].numpy()}
     lo, hi = io.outputs[0].range
     x_in = io.inputs[0].from_unit(content)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for key, run in runners.items():
         out = _unit(run((x_in,))[0], lo, hi)
         images[key] = out[0].numpy()
@@ -109,7 +109,7 @@ def morph_vs_desktop(runners: Mapping[str, Runner], generator: torch.nn.Module, 
     images: dict[str, np.ndarray] = {"desktop (eager)": desktop.numpy()}
     endpoint = {"alpha_0": psnr(ends[0].numpy(), desktop[:1].numpy()),
                 "alpha_1": psnr(ends[1].numpy(), desktop[-1:].numpy())}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for key, run in runners.items():
         out = torch.cat([_unit(run((a.reshape(1),))[0], 0.0, 1.0) for a in alphas])
         images[key] = out.numpy()
@@ -147,7 +147,8 @@ def diversity(runners: Mapping[str, Runner], io: IOSpec, image: torch.Tensor, n_
     gen = torch.Generator().manual_seed(seed)
     zs = torch.randn((n_z, z_spec.dim), generator=gen).clamp(*z_spec.range)
     lo, hi = io.outputs[0].range
-    rows, images = [], {}
+    rows: list[dict[str, Any]] = []
+    images: dict[str, np.ndarray] = {}
     for key, run in runners.items():
         outs = []
         for z in zs:

@@ -88,7 +88,9 @@ class Report:
 
     @property
     def gate_failed(self) -> bool:
-        return bool(self.gate) and not self.gate["passed"]
+        if not self.gate:
+            return False
+        return not self.gate["passed"]
 
     def to_json(self) -> dict[str, Any]:
         return _clean({"schema_version": REPORT_SCHEMA_VERSION, "pix2mobile_version": self.pix2mobile_version,

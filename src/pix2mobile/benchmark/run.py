@@ -45,6 +45,8 @@ from .runtimes import COREML_UNTIMED, EAGER, RUNTIMES
 log = logging.getLogger(__name__)
 EAGER_KEY = key_of(EAGER, "fp32")
 COREML = ("mlpackage", "mlmodel")
+DEFAULT_CONFIG = BenchConfig()
+"""run_bench's default settings (BenchConfig is frozen, so one shared instance is safe)."""
 
 
 def runtime_label(fmt: str) -> str:
@@ -55,7 +57,7 @@ def runtime_label(fmt: str) -> str:
     return fmt
 
 
-def run_bench(export_dir: str | Path, out_dir: str | Path, cfg: BenchConfig = BenchConfig()) -> Report:
+def run_bench(export_dir: str | Path, out_dir: str | Path, cfg: BenchConfig = DEFAULT_CONFIG) -> Report:
     """Benchmark the export in `export_dir` (its manifest.json); write report.json/.md and plots to `out_dir`."""
     export_dir, out = Path(export_dir), Path(out_dir)
     manifest = Manifest.read(export_dir)

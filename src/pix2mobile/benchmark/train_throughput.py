@@ -25,7 +25,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Sequence, cast
 
 import torch
 import torch.nn.functional as F
@@ -79,8 +79,10 @@ def build(args: argparse.Namespace) -> tuple[Callable[[], None], Callable[[], No
         features_y = base_vgg(y, content_layers + style_layers)
         with torch.no_grad():
             features_x = base_vgg(x, content_layers)
-        content_loss = sum(F.mse_loss(features_y[k], features_x[k]) for k in content_layers)
-        style_loss = sum(F.mse_loss(gram(features_y[k]), gram_style[k].expand(len(x), -1, -1)) for k in style_layers)
+        # sums of non-empty runs of tensors: tensors
+        content_loss = cast(torch.Tensor, sum(F.mse_loss(features_y[k], features_x[k]) for k in content_layers))
+        style_loss = cast(torch.Tensor, sum(F.mse_loss(gram(features_y[k]), gram_style[k].expand(len(x), -1, -1))
+                                            for k in style_layers))
         total = cfg.content_weight * content_loss + cfg.style_weight * style_loss
         total.backward()
         optimizer.step()

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         log.info("%-28s %-5s %-13s %10s %10s%s", row.label, row.precision, row.status, ms, psnr,
                  f"  ({row.reason})" if row.reason and row.status != "ok" else "")
     log.info("report: %s", args.out / "report.md")
-    if report.gate_failed:
+    if report.gate is not None and report.gate_failed:
         print(f"pix2mobile bench: {report.gate['summary']}", file=sys.stderr)
         return 1
     return 0

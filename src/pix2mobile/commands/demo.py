@@ -69,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     known = {p for f in FORMATS.values() for p in f.precisions}
     if [f for f in formats if f not in FORMATS] or [p for p in extra if p not in known]:
         raise ConfigError(f"demo: unknown format or precision in --formats {args.formats} / --style-precisions "
-                          f"{args.style_precisions} (formats: {', '.join(FORMATS)}; precisions: {', '.join(sorted(known))})")
+                          f"{args.style_precisions} (formats: {', '.join(FORMATS)}; "
+                          f"precisions: {', '.join(sorted(known))})")
     style_precisions = {f: list(dict.fromkeys([FORMATS[f].default_precision,
                                                *(p for p in extra if p in FORMATS[f].precisions)])) for f in formats}
     out.mkdir(parents=True, exist_ok=True)

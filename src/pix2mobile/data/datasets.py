@@ -17,7 +17,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Sequence, Union
+from typing import Literal, Sequence, Union, cast
 
 import torch
 from PIL import Image
@@ -207,7 +207,8 @@ def _split_ab(root: Source | tuple[Source, Source], phase: str) -> tuple[Source,
     if isinstance(root, tuple):
         if len(root) != 2:
             raise ConfigError(f"an unaligned dataset takes one root folder or a pair (A, B), got {len(root)} items")
-        return root
+        # a 2-tuple is taken as (A, B); collect() then checks what each side holds
+        return cast("tuple[Source, Source]", root)
     if not isinstance(root, (str, os.PathLike)):
         raise ConfigError("an unaligned dataset needs a folder holding trainA/ and trainB/, or a tuple (A, B)")
     folder = Path(root)

@@ -13,6 +13,7 @@ Importing this package imports no converter; each format imports its own inside 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from ..models.spec import IOSpec
@@ -42,7 +43,7 @@ class ExportFormat:
     converter: tuple[str, ...]
     runtime: str
     export_fn: Callable[..., Exported]
-    runner_fn: Callable[[object, IOSpec], Runner]
+    runner_fn: Callable[[str | Path, IOSpec], Runner]
     description: str = ""
     disabled: Callable[[IOSpec], str | None] = _never
 

@@ -257,9 +257,9 @@ def _pad(a: Args) -> np.ndarray:
 
 
 def _crop(a: Args) -> np.ndarray:
-    (t, b), (l, r) = a.ints("crop_height", (0, 0)), a.ints("crop_width", (0, 0))
+    (t, b), (left, right) = a.ints("crop_height", (0, 0)), a.ints("crop_width", (0, 0))
     x = a["x"]
-    return x[..., t:x.shape[-2] - b, l:x.shape[-1] - r]
+    return x[..., t:x.shape[-2] - b, left:x.shape[-1] - right]
 
 
 def _slice_by_index(a: Args) -> np.ndarray:

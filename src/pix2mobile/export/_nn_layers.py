@@ -102,10 +102,10 @@ def _convolution(p: Any, xs: list[np.ndarray]) -> np.ndarray:
 
 
 def _padding(p: Any, xs: list[np.ndarray]) -> np.ndarray:
-    t, b, l, r = border(p.paddingAmounts)
+    t, b, left, right = border(p.paddingAmounts)
     kind = p.WhichOneof("PaddingType")
     mode = {"constant": "constant", "reflection": "reflect", "replication": "replicate"}[kind or "constant"]
-    return K.pad(xs[0], [(t, b), (l, r)], mode, p.constant.value if kind == "constant" else 0.0)
+    return K.pad(xs[0], [(t, b), (left, right)], mode, p.constant.value if kind == "constant" else 0.0)
 
 
 def _constant_pad(p: Any, xs: list[np.ndarray]) -> np.ndarray:
@@ -178,7 +178,7 @@ def _per_channel(wp: Any, x: np.ndarray) -> np.ndarray:
     return vec.reshape(-1, 1, 1) if n > 1 else vec
 
 
-def _elementwise(fn: Callable[[np.ndarray, np.ndarray], np.ndarray], unit: float) -> Layer:
+def _elementwise(fn: Callable[[np.ndarray, np.ndarray | np.floating[Any]], np.ndarray], unit: float) -> Layer:
     """Legacy add/multiply/max/min: fold n inputs, or one input with the scalar `alpha`."""
     def run(p: Any, xs: list[np.ndarray]) -> np.ndarray:
         if len(xs) == 1:

@@ -91,8 +91,8 @@ def _crop(p: Any, xs: list[np.ndarray]) -> np.ndarray:
         oh, ow = pair(p.offset, 0)
         th, tw = xs[1].shape[-2:]
         return x[..., oh:oh + th, ow:ow + tw]
-    t, b, l, r = border(p.cropAmounts)
-    return x[..., t:x.shape[-2] - b, l:x.shape[-1] - r]
+    t, b, left, right = border(p.cropAmounts)
+    return x[..., t:x.shape[-2] - b, left:x.shape[-1] - right]
 
 
 def _expand_dims(p: Any, xs: list[np.ndarray]) -> np.ndarray:

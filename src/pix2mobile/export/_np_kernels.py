@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 F32 = np.float32
 TILE_BYTES = 32 << 20
-"""The most a conv's im2col tile may take: a memory bound (no size from 4 to 64 MiB was consistently faster on johnson's layers at 512^2)."""
+"""The most a conv's im2col tile may take: a memory bound (no size from 4 to 64 MiB was consistently
+faster on johnson's layers at 512^2)."""
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, strides: Sequence[int],
@@ -33,8 +34,9 @@ def conv2d(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, strides: Seque
     one GEMM. The whole im2col array is what made johnson's last 9x9 conv need 11 GB at 1024^2;
     a tile keeps the extra memory at the buffer plus the output whatever the image size. The
     columns are laid out as the whole im2col's were, so results equal the untiled ones to float
-    round-off (bit for bit on johnson's layers at 256^2). One matmul per kernel tap (no copies at all for stride 1) was as fast on johnson's
-    layers at 256^2 but sums in another order and needs a copy per tap once strided.
+    round-off (bit for bit on johnson's layers at 256^2). One matmul per kernel tap (no copies at
+    all for stride 1) was as fast on johnson's layers at 256^2 but sums in another order and needs
+    a copy per tap once strided.
     """
     x = np.pad(np.asarray(x, F32), ((0, 0), (0, 0), (pads[0], pads[1]), (pads[2], pads[3])))
     n, c, h, wd = x.shape
@@ -46,7 +48,9 @@ def conv2d(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, strides: Seque
     ho, wo = (h - eh) // sh + 1, (wd - ew) // sw + 1
     if ho <= 0 or wo <= 0:
         raise VerificationError(f"conv: kernel {eh}x{ew} is larger than the padded input {h}x{wd}")
-    win = sliding_window_view(x, (eh, ew), axis=(2, 3))[:, :, ::sh, ::sw, ::dh, ::dw][:, :, :ho, :wo]
+    # numpy's stub types `axis` as one index; numpy documents and accepts a tuple of axes
+    win = sliding_window_view(x, (eh, ew), axis=(2, 3))  # type: ignore[call-overload]
+    win = win[:, :, ::sh, ::sw, ::dh, ::dw][:, :, :ho, :wo]
     og, k = o // groups, cg * kh * kw
     weights = np.asarray(w, F32).reshape(groups, og, k)
     out = np.empty((n, o, ho, wo), F32)
@@ -127,20 +131,22 @@ def pool2d(x: np.ndarray, kind: str, kernel: Sequence[int], strides: Sequence[in
     """
     h, w = x.shape[-2:]
     (kh, kw), (sh, sw) = kernel, strides
-    t, b, l, r = pads
+    t, b, left, right = pads
     sizes = []
-    for size, k, s, lo, hi in ((h, kh, sh, t, b), (w, kw, sw, l, r)):
+    for size, k, s, lo, hi in ((h, kh, sh, t, b), (w, kw, sw, left, right)):
         span = size + lo + hi - k
         out = (-(-span // s) if ceil_mode else span // s) + 1
         if ceil_mode and (out - 1) * s >= size + lo:
             out -= 1
         sizes.append(out)
     ho, wo = sizes
-    extra_h, extra_w = max((ho - 1) * sh + kh - (h + t + b), 0), max((wo - 1) * sw + kw - (w + l + r), 0)
-    widths = ((t, b + extra_h), (l, r + extra_w))
+    extra_h, extra_w = max((ho - 1) * sh + kh - (h + t + b), 0), max((wo - 1) * sw + kw - (w + left + right), 0)
+    widths = ((t, b + extra_h), (left, right + extra_w))
     fill = -np.inf if kind == "max" else 0.0
     xp = pad(x, widths, "constant", fill)
-    win = sliding_window_view(xp, (kh, kw), axis=(-2, -1))[..., ::sh, ::sw, :, :][..., :ho, :wo, :, :]
+    # numpy's stub types `axis` as one index; numpy documents and accepts a tuple of axes
+    win = sliding_window_view(xp, (kh, kw), axis=(-2, -1))  # type: ignore[call-overload]
+    win = win[..., ::sh, ::sw, :, :][..., :ho, :wo, :, :]
     if kind == "max":
         return win.max(axis=(-2, -1))
     if kind == "l2":
@@ -148,7 +154,7 @@ def pool2d(x: np.ndarray, kind: str, kernel: Sequence[int], strides: Sequence[in
     if exclude_pad:
         inside = np.pad(np.ones((h, w), F32), widths)
     else:
-        inside = np.pad(np.ones((h + t + b, w + l + r), F32), ((0, extra_h), (0, extra_w)))
+        inside = np.pad(np.ones((h + t + b, w + left + right), F32), ((0, extra_h), (0, extra_w)))
     count = sliding_window_view(inside, (kh, kw))[::sh, ::sw][:ho, :wo].sum(axis=(-2, -1))
     return win.sum(axis=(-2, -1)) / np.maximum(count, 1.0)
 

@@ -256,7 +256,8 @@ class Manifest:
                        io=dict(d.get("io", {})), schema_version=major,
                        parity_images=tuple(str(x) for x in d.get("parity_images") or ()))
         except KeyError as exc:
-            raise ConfigError(f"manifest lacks the field {exc.args[0]!r}; it was not written by pix2mobile export") from None
+            raise ConfigError(f"manifest lacks the field {exc.args[0]!r}; "
+                              "it was not written by pix2mobile export") from None
         except (TypeError, ValueError, AttributeError, IndexError) as exc:
             raise ConfigError(f"malformed manifest ({type(exc).__name__}: {exc}); re-export it") from None
 

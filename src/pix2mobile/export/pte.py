@@ -51,7 +51,7 @@ def export(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOSp
 
 
 def _delegation_notes(graph_module: Any) -> list[str]:
-    delegated, portable = 0, Counter()
+    delegated, portable = 0, Counter[str]()
     for node in graph_module.graph.nodes:
         if node.op != "call_function":
             continue

@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -74,7 +75,7 @@ def load_runner(path: str | Path, io: IOSpec) -> Runner:
 
     lite = _load_for_lite_interpreter(str(path))
 
-    def run(inputs: Sequence[object]) -> list[torch.Tensor]:
+    def run(inputs: Sequence[object]) -> list[np.ndarray]:
         with torch.no_grad():
             out = lite(*[to_tensor(x) for x in inputs])
         return [to_numpy(y) for y in as_outputs(out, io)]

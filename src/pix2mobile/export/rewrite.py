@@ -22,7 +22,7 @@ exports the module with `torch.export` and swaps those expand nodes in the graph
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, cast
 
 import torch
 import torch.nn.functional as F
@@ -41,17 +41,20 @@ class PaddingFreeConvTranspose2d(nn.Module):
         # The bias can stay inside the conv unless output_padding reaches past the full output.
         self.bias_after = original.bias is not None and any(
             op > p for op, p in zip(self.output_padding, self.padding))
+        # ConvTranspose2d stores kernel_size, stride and dilation as pairs; torch types them tuple[int, ...]
+        pair = tuple[int, int]
         self.conv = nn.ConvTranspose2d(
-            original.in_channels, original.out_channels, original.kernel_size, stride=original.stride,
-            padding=0, output_padding=0, groups=original.groups,
-            bias=original.bias is not None and not self.bias_after, dilation=original.dilation,
+            original.in_channels, original.out_channels, cast(pair, original.kernel_size),
+            stride=cast(pair, original.stride), padding=0, output_padding=0, groups=original.groups,
+            bias=original.bias is not None and not self.bias_after, dilation=cast(pair, original.dilation),
             device=original.weight.device, dtype=original.weight.dtype)
+        bias = original.bias
         with torch.no_grad():
             self.conv.weight.copy_(original.weight)
-            if self.conv.bias is not None:
-                self.conv.bias.copy_(original.bias)
-        if self.bias_after:
-            self.bias = nn.Parameter(original.bias.detach().clone())
+            if self.conv.bias is not None and bias is not None:     # the conv has a bias only if the original does
+                self.conv.bias.copy_(bias)
+        if self.bias_after and bias is not None:                    # bias_after implies a bias
+            self.bias = nn.Parameter(bias.detach().clone())
         else:
             self.register_parameter("bias", None)
 

@@ -104,10 +104,11 @@ def _smoke_test(path: Path, kwargs: dict[str, torch.Tensor]) -> str | None:
 def export(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOSpec, out_path: Path,
            opts: ExportOptions) -> Exported:
     if opts.precision != "fp32":
-        raise ExportError(f"tflite exports fp32 only here (quantized variants come from quantize/), not {opts.precision}")
+        raise ExportError("tflite exports fp32 only here (quantized variants come from quantize/), "
+                          f"not {opts.precision}")
     litert_torch = require("litert_torch", "litert-torch", "TFLite export")
     rewritten, notes = padding_free_conv_transpose(module.eval())
-    wrapper = NamedIO(rewritten, io, channel_last=opts.channel_last).eval()
+    wrapper: nn.Module = NamedIO(rewritten, io, channel_last=opts.channel_last).eval()
     kwargs = {s.name: (x.permute(0, 2, 3, 1).contiguous() if opts.channel_last and s.kind == "image" else x)
               for s, x in zip(io.inputs, example_inputs)}
     try:

@@ -27,6 +27,13 @@ def _z_map(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return z[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])
 
 
+def _wrapped(submodule: nn.Module | None) -> nn.Module:
+    """The submodule of a U-Net level that is not the innermost: it must have one."""
+    if submodule is None:
+        raise ValueError("only the innermost UnetBlock may have no submodule")
+    return submodule
+
+
 def _upconv(cin: int, cout: int) -> nn.ConvTranspose2d:
     return nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1)   # upsample='basic'
 
@@ -40,12 +47,12 @@ class UnetBlock(nn.Module):
         self.outermost = outermost
         downconv = nn.Conv2d(input_nc, inner_nc, 4, stride=2, padding=1)
         if outermost:
-            layers = [downconv, submodule, nn.ReLU(True), _upconv(inner_nc * 2, outer_nc), nn.Tanh()]
+            layers = [downconv, _wrapped(submodule), nn.ReLU(True), _upconv(inner_nc * 2, outer_nc), nn.Tanh()]
         elif innermost:
             layers = [nn.LeakyReLU(0.2, True), downconv, nn.ReLU(True), _upconv(inner_nc, outer_nc),
                       InstanceNorm(outer_nc)]
         else:
-            layers = [nn.LeakyReLU(0.2, True), downconv, InstanceNorm(inner_nc), submodule,
+            layers = [nn.LeakyReLU(0.2, True), downconv, InstanceNorm(inner_nc), _wrapped(submodule),
                       nn.ReLU(True), _upconv(inner_nc * 2, outer_nc), InstanceNorm(outer_nc)]
         self.model = nn.Sequential(*layers)
 
@@ -80,6 +87,8 @@ class UnetBlockWithZ(nn.Module):
         super().__init__()
         self.outermost, self.innermost = outermost, innermost
         downconv = nn.Conv2d(input_nc + nz, inner_nc, 4, stride=2, padding=1)
+        down: list[nn.Module]
+        up: list[nn.Module]
         if outermost:
             down, up = [downconv], [nn.ReLU(True), _upconv(inner_nc * 2, outer_nc), nn.Tanh()]
         elif innermost:
@@ -189,7 +198,7 @@ class DNLayersMulti(nn.Module):
             self.model = _patchgan(input_nc, ndf, n_layers)
             return
         self.model_0 = _patchgan(input_nc, ndf, n_layers)
-        self.down = nn.AvgPool2d(3, stride=2, padding=[1, 1], count_include_pad=False)
+        self.down = nn.AvgPool2d(3, stride=2, padding=(1, 1), count_include_pad=False)
         for i in range(1, num_D):
             self.add_module(f"model_{i}", _patchgan(input_nc, int(round(ndf / 2 ** i)), n_layers))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Mapping, cast
 
 import torch
 import torch.nn.functional as F
@@ -91,17 +91,21 @@ class VGGUNet(nn.Module):
     carries everything forward needs, whichever weights the encoder started from.
     """
 
+    mean: torch.Tensor   # buffers (registered in __init__)
+    std: torch.Tensor
+
     def __init__(self, vgg: VGG, depth: int = 4, ngf: int = 32):
         super().__init__()
         names: list[str] = list(vgg.names)
         # Stage k ends at relu{k}_last and (for k > 1) starts with pool{k-1}.
         ends = [max(i for i, n in enumerate(names) if n.startswith(f"relu{k}_")) for k in range(1, depth + 1)]
         starts = [0] + [e + 1 for e in ends[:-1]]
-        self.encoder = nn.ModuleList(nn.Sequential(*vgg.features[s:e + 1]) for s, e in zip(starts, ends))
+        stages = [nn.Sequential(*cast(nn.Sequential, vgg.features[s:e + 1])) for s, e in zip(starts, ends)]
+        self.encoder = nn.ModuleList(stages)
         self.encoder.requires_grad_(False)
         self.register_buffer("mean", vgg.mean.detach().clone())
         self.register_buffer("std", vgg.std.detach().clone())
-        skips = [stage[-2].out_channels for stage in self.encoder]
+        skips = [cast(nn.Conv2d, stage[-2]).out_channels for stage in stages]   # each stage ends conv, relu
         widths = [min(ngf * 2 ** k, 512) for k in range(depth)]
         self.up = nn.ModuleList()
         self.fuse = nn.ModuleList()

@@ -29,7 +29,8 @@ class NSTConfig:
     content_weight: float = field(default=1.0, metadata={"help": "weight of the (relative) content loss"})
     style_weight: float = field(default=30.0, metadata={"help": "weight of the (relative) Gram style loss"})
     lr: float | None = field(default=None, metadata={"help": "learning rate (default 1.0 lbfgs, 0.02 adam)"})
-    init: Literal["content", "noise"] = field(default="content", metadata={"help": "start from the content image or noise"})
+    init: Literal["content", "noise"] = field(default="content",
+                                              metadata={"help": "start from the content image or noise"})
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import Iterable, cast
 
 import torch
 import torch.nn.functional as F
@@ -60,7 +61,7 @@ class CoordinateMLP(nn.Module):
 
     def render(self, size: tuple[int, int]) -> torch.Tensor:
         """The memorised image at any (H, W): (1, 3, H, W) in [0, 1]."""
-        grid = coordinate_grid(size, self.fourier).to(self.layers[0].weight.device)
+        grid = coordinate_grid(size, self.fourier).to(cast(nn.Linear, self.layers[0]).weight.device)
         return _to_image(self(grid)[None], size)
 
 
@@ -75,7 +76,7 @@ class MorphStack(nn.Module):
 
     @property
     def fourier(self) -> int:
-        return self.mlps[0].fourier
+        return cast(CoordinateMLP, self.mlps[0]).fourier
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Every MLP on the same pixels: (P, D) -> (num_images, P, 3), for training all at once."""
@@ -85,7 +86,7 @@ class MorphStack(nn.Module):
         """Image `index` at (H, W): (1, 3, H, W) in [0, 1]."""
         if not 0 <= index < len(self.mlps):
             raise ConfigError(f"image index {index} out of range: the stack holds {len(self.mlps)} images")
-        return self.mlps[index].render(size)
+        return cast(CoordinateMLP, self.mlps[index]).render(size)
 
 
 class MorphGenerator(nn.Module):
@@ -95,6 +96,8 @@ class MorphGenerator(nn.Module):
     which morphs shapes rather than cross-fading pixels.
     """
 
+    grid: torch.Tensor   # a buffer (registered in __init__)
+
     def __init__(self, mlp_a: CoordinateMLP, mlp_b: CoordinateMLP, size: tuple[int, int]):
         super().__init__()
         shapes_a = [tuple(p.shape) for p in mlp_a.parameters()]
@@ -103,7 +106,8 @@ class MorphGenerator(nn.Module):
         self.size = (int(size[0]), int(size[1]))
         self.layers_a = copy.deepcopy(mlp_a.layers).requires_grad_(False)
         self.layers_b = copy.deepcopy(mlp_b.layers).requires_grad_(False)
-        self.register_buffer("grid", coordinate_grid(self.size, mlp_a.fourier).to(mlp_a.layers[0].weight.device))
+        self.register_buffer("grid", coordinate_grid(self.size, mlp_a.fourier)
+                             .to(cast(nn.Linear, mlp_a.layers[0]).weight.device))
 
     @classmethod
     def from_stack(cls, stack: MorphStack, pair: tuple[int, int] = (0, 1),
@@ -111,14 +115,15 @@ class MorphGenerator(nn.Module):
         n = len(stack.mlps)
         if len(pair) != 2 or not all(0 <= i < n for i in pair):
             raise ConfigError(f"morph pair {pair} is not two image indices in 0..{n - 1}")
-        return cls(stack.mlps[pair[0]], stack.mlps[pair[1]], size)
+        return cls(cast(CoordinateMLP, stack.mlps[pair[0]]), cast(CoordinateMLP, stack.mlps[pair[1]]), size)
 
     def forward(self, alpha: torch.Tensor) -> torch.Tensor:
         a = alpha.reshape(-1, 1, 1)
         b = 1.0 - a
         h = self.grid                                            # (P, D), broadcast over N
         last = len(self.layers_a) - 1
-        for i, (la, lb) in enumerate(zip(self.layers_a, self.layers_b)):
+        layers = zip(cast(Iterable[nn.Linear], self.layers_a), cast(Iterable[nn.Linear], self.layers_b))
+        for i, (la, lb) in enumerate(layers):
             weight = b * la.weight + a * lb.weight               # (N, out, in)
             bias = b * la.bias + a * lb.bias                     # (N, 1, out)
             h = torch.matmul(h, weight.transpose(1, 2)) + bias   # (N, P, out)

@@ -9,7 +9,7 @@ of magnitude in raw activations, and the same loss weights must work for both.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Sequence, cast
 
 import torch
 
@@ -65,10 +65,12 @@ class PerceptualLoss(torch.nn.Module):
 
     def _terms(self, feats: dict[str, torch.Tensor], content_targets: dict[str, torch.Tensor]) -> LossTerms:
         feats = {k: v.float() for k, v in feats.items()}
-        content = sum(_relative_mse(feats[k], content_targets[k]) for k in self.content_layers) / len(self.content_layers)
+        # sum() of a non-empty run of tensors is a tensor (an empty one would divide by zero first)
+        content = cast(torch.Tensor, sum(_relative_mse(feats[k], content_targets[k]) for k in self.content_layers)
+                       / len(self.content_layers))
         per_layer = {}
         for k in self.style_layers:
             g = gram(feats[k])
             per_layer[k] = _relative_mse(g, self.style_grams[k].to(g.dtype).expand_as(g))
-        style = sum(per_layer.values()) / len(per_layer)
+        style = cast(torch.Tensor, sum(per_layer.values()) / len(per_layer))
         return LossTerms(content=content, style=style, style_per_layer=per_layer)

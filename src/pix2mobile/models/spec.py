@@ -96,7 +96,8 @@ class IOSpec:
             size = next(((int(d["shape"][2]), int(d["shape"][3])) for d in [*io["inputs"], *io["outputs"]]
                          if d.get("layout") == "NCHW"), (0, 0))
         except (KeyError, TypeError, IndexError, ValueError) as exc:
-            raise ConfigError(f"the manifest's io block is incomplete ({exc!r}); re-export with pix2mobile export") from None
+            raise ConfigError(f"the manifest's io block is incomplete ({exc!r}); "
+                              "re-export with pix2mobile export") from None
         return spec, size
 
     def samples_from_photos(self, photos: torch.Tensor, seed: int = 0) -> tuple[tuple[torch.Tensor, ...], ...]:

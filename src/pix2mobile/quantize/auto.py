@@ -19,10 +19,10 @@ the search moves on to the next precision.
 
 "Most harmful" is measured, not guessed: `layer_harm` fake-quantizes one layer at a time in
 PyTorch (its weights, and for int8 its input and output activations at calibrated ranges) and
-records the PSNR of the whole model's output on the images the plain artifact did worst on. The decision itself always rests on the real
-artifact's PSNR. `export_auto` then exports the chosen (precision, float layers) through
-`export_model`, where the parity gate holds it to its precision's own threshold, and adds the
-search to the row's notes.
+records the PSNR of the whole model's output on the images the plain artifact did worst on. The
+decision itself always rests on the real artifact's PSNR. `export_auto` then exports the chosen
+(precision, float layers) through `export_model`, where the parity gate holds it to its
+precision's own threshold, and adds the search to the row's notes.
 """
 
 from __future__ import annotations
@@ -101,8 +101,8 @@ class AutoResult:
         if self.chosen is None:
             return f"auto: nothing reached {self.target_psnr:g} dB on every one of {self.calibration} (tried {tried})"
         layers = f" with {', '.join(self.keep_float)} in float" if self.keep_float else ""
-        return (f"auto: smallest {self.format} precision reaching {self.target_psnr:g} dB on every one of {self.calibration}: "
-                f"{self.precision}{layers} (tried {tried})")
+        return (f"auto: smallest {self.format} precision reaching {self.target_psnr:g} dB "
+                f"on every one of {self.calibration}: {self.precision}{layers} (tried {tried})")
 
     def to_json(self) -> dict[str, Any]:
         return {"format": self.format, "target_psnr": self.target_psnr, "calibration": self.calibration,
@@ -332,11 +332,12 @@ def export_auto(module: nn.Module, spec: Any, size: int | Sequence[int], format:
     result = choose_precision(module, spec, size, format, target_psnr=target_psnr, calibration=calibration,
                               export_options=export_options, precisions=precisions,
                               max_fallback_steps=max_fallback_steps)
-    if result.chosen is None:
+    chosen = result.chosen
+    if chosen is None:
         raise VerificationError(result.describe())
     opts = dataclasses.replace(export_options or ExportOptions(), calibration=calibration,
                                keep_float=result.keep_float)
-    manifest = export_model(module, spec, size, [format], out_dir, precisions={format: [result.precision]},
+    manifest = export_model(module, spec, size, [format], out_dir, precisions={format: [chosen.precision]},
                             export_options=opts, **export_kwargs)
     rows = tuple(dataclasses.replace(a, notes=tuple(a.notes) + (result.describe(),)) for a in manifest.artifacts)
     manifest = dataclasses.replace(manifest, artifacts=rows)

@@ -19,7 +19,8 @@ Two changes from ai-edge-quantizer's static defaults, each measured on lightly t
 
 `keep_float` names torch modules (as `named_modules()` spells them) whose ops stay float. Op
 names record the module path (`ClassName_attr/ClassName_attr;k`; export drops the Python package
-before each class name, older files still carry it), which is how they are found (a layer that writes a graph output is named after the output; its weights still carry the path).
+before each class name, older files still carry it), which is how they are found (a layer that
+writes a graph output is named after the output; its weights still carry the path).
 The float region spreads to the single-input ops without weights around a kept op (the tanh
 after a last conv, the pad before it), so no int8 round trip is left between them.
 """

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Any, ContextManager, Iterable
+from typing import Any, ContextManager, Iterable, TypeVar
 
 import torch
 from torch import nn
@@ -19,6 +19,8 @@ from torch import nn
 from .._cli_util import resolve_device
 from ..errors import ConfigError
 from .config import TrainConfig
+
+M = TypeVar("M", bound=nn.Module)
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +67,12 @@ class Accel:
         return f"{self.device} ({', '.join(extras)})"
 
     # networks -----------------------------------------------------------------------------
-    def module(self, net: nn.Module) -> nn.Module:
+    def module(self, net: M) -> M:
         """Move a network to the device (and NHWC layout when enabled); returns the same object."""
         net.to(self.device)
         if self.channels_last:
-            net.to(memory_format=torch.channels_last)
+            # Module.to documents memory_format=, but torch's overloads of it leave the keyword out
+            net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         return net
 
     def compiled(self, net: nn.Module) -> nn.Module:

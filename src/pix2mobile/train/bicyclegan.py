@@ -32,7 +32,8 @@ from .schedule import LinearDecay
 log = logging.getLogger(__name__)
 
 NAME = "bicyclegan"
-NETS = {128: ("unet_128", "resnet_128", 2), 256: ("unet_256", "resnet_256", 3)}
+NETS: dict[int, tuple[str, Literal["resnet_128", "resnet_256"], int]] = {
+    128: ("unet_128", "resnet_128", 2), 256: ("unet_256", "resnet_256", 3)}
 """size -> (generator arch, encoder arch, PatchGAN layers): junyanz's *_128 / *_256 settings."""
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, Mapping, TypeVar
 
 from ..errors import ConfigError
-from ..limits import MAX_IMAGE_SIDE, check_finite, check_side
+from ..limits import check_finite, check_side
 
 C = TypeVar("C", bound="TrainConfig")
 

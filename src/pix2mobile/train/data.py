@@ -95,7 +95,7 @@ class SeededBatches:
         keys = _KeyBatches(len(self.items), self.batch_size, self.seed, self.position, self.shuffle)
         # Its own generator: creating an iterator draws a base seed, which must not come from
         # (and shift) the global RNG that the checkpoint restores.
-        loader = DataLoader(self.items, batch_sampler=keys, num_workers=self.workers,  # type: ignore[arg-type]
+        loader = DataLoader(self.items, batch_sampler=keys, num_workers=self.workers,
                             pin_memory=self.pin_memory, worker_init_fn=_ignore_sigint if self.workers else None,
                             prefetch_factor=4 if self.workers else None,
                             generator=torch.Generator().manual_seed(_mix(self.seed, 2)))

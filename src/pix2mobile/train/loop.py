@@ -47,10 +47,14 @@ class GANModel(Protocol):
     the loop sets their learning rate each step.
     """
 
-    loss_names: tuple[str, ...]
-    visual_names: tuple[str, ...]
-    generator: nn.Module
-
+    # Read-only to the loop (properties, so a model may declare narrower types: a tuple of
+    # exactly its loss names, its own generator class).
+    @property
+    def loss_names(self) -> tuple[str, ...]: ...
+    @property
+    def visual_names(self) -> tuple[str, ...]: ...
+    @property
+    def generator(self) -> nn.Module: ...
     @property
     def optimizers(self) -> dict[str, torch.optim.Optimizer]: ...
     def set_input(self, batch: Any) -> None: ...

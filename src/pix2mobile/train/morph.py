@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -97,7 +97,8 @@ class MorphModel:
 
     def __init__(self, cfg: MorphConfig, accel: Accel, num_images: int):
         self.cfg, self.accel = cfg, accel
-        self.generator: MorphStack = accel.module(get_variant("morph", "mlp").create(**cfg.options(num_images)))
+        stack = cast(MorphStack, get_variant("morph", "mlp").create(**cfg.options(num_images)))   # what "mlp" builds
+        self.generator = accel.module(stack)
         if not cfg.chain:
             for mlp in self.generator.mlps[1:]:
                 mlp.load_state_dict(self.generator.mlps[0].state_dict())
@@ -170,6 +171,8 @@ def load_stack(run: str | Path) -> tuple[dict[str, Any], MorphStack]:
     if meta.get("family") != "morph":
         raise CheckpointError(f"{run} holds a {meta.get('family')} model, not a morph run")
     stack = get_variant("morph", meta["arch"]).create(**meta.get("options", {}))
+    if not isinstance(stack, MorphStack):
+        raise CheckpointError(f"{run}: morph arch {meta['arch']!r} does not build a MorphStack")
     load_state_dict_strict(stack, weights, source=str(run))
     return meta, stack.eval()
 

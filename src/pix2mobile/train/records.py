@@ -33,7 +33,7 @@ STATE_FORMAT = 1
 
 # training state ---------------------------------------------------------------------------
 def rng_state(device: torch.device) -> dict[str, Any]:
-    kind, keys, pos, has_gauss, cached = np.random.get_state()  # type: ignore[misc]
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
         "numpy": {"kind": kind, "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)), "pos": int(pos),

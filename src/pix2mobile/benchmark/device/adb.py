@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ...export.manifest import artifact_path
-from ..report import Row
+from ..report import Row, Status
 from .parsers import DeviceRun, parse_benchmark_model, parse_executor_runner, parse_speed_benchmark_torch
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ def _run_row(adb: str | None, serial: str, art: Any, export_dir: Path, device_di
     parsed, why = run_tool(adb or "adb", serial, art.format, path, device_dir, threads, runs, warmup, extra)
     if parsed is None:
         return Row(status="skipped", reason=why, runtime=tool.label, **base)
-    status = "verify_failed" if art.status == "failed" else "ok"
+    status: Status = "verify_failed" if art.status == "failed" else "ok"
     if parsed.error:
         return Row(status="verify_failed", reason=f"on device: {parsed.error}", runtime=tool.label, **base)
     missing = [k for k in ("median", "p90", "min", "std") if getattr(parsed, f"latency_ms_{k}") is None]
