@@ -17,6 +17,7 @@ removes this export's own earlier files (those the old manifest lists) before st
 from __future__ import annotations
 
 import argparse
+import math
 import logging
 import sys
 from pathlib import Path
@@ -49,8 +50,8 @@ def _threshold(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"threshold must be PRECISION=DB, got '{text}'")
     if key not in PRECISIONS:
         raise argparse.ArgumentTypeError(f"threshold names precision '{key}': choose from {', '.join(PRECISIONS)}")
-    if not 0 < value <= 100:       # NaN fails this too; PSNR is capped at 100 dB
-        raise argparse.ArgumentTypeError(f"threshold must be between 0 and 100 dB, got '{text}'")
+    if not 0 < value < math.inf:     # NaN fails this too; above 100 dB (the PSNR cap) forces a failure
+        raise argparse.ArgumentTypeError(f"threshold must be a positive number of dB, got '{text}'")
     return key, float(value)
 
 
