@@ -17,8 +17,8 @@ removes this export's own earlier files (those the old manifest lists) before st
 from __future__ import annotations
 
 import argparse
-import math
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import Any
