@@ -28,9 +28,11 @@ test: $(STAMP) lint
 	$(PY) -m pytest -q
 
 # Static checks over the library (config in pyproject.toml); part of `make test`, so of CI.
+# lint-imports holds the layer contract: a module imports only the layers below it.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 demo: $(STAMP)
 	$(VENV)/bin/pix2mobile demo --out runs/demo

@@ -85,7 +85,7 @@ def test_logging_keeps_our_info_and_real_warnings_drops_known_noise(monkeypatch)
     monkeypatch.setattr(root, "handlers", [logging.StreamHandler()])
     monkeypatch.setattr(root, "level", root.level)
     _configure_logging(verbose=False, quiet=False)
-    assert logging.getLogger("pix2mobile.export").isEnabledFor(logging.INFO)
+    assert logging.getLogger("pix2mobile.pipelines").isEnabledFor(logging.INFO)
     assert not logging.getLogger("litert_torch").isEnabledFor(logging.INFO)       # converters' INFO is noise
     assert logging.getLogger("coremltools").isEnabledFor(logging.WARNING)
     drop = _DropHarmless()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pix2mobile import _io
+from pix2mobile import files as _io
 
 
 def test_failed_write_keeps_old_file_and_leaves_no_temp(tmp_path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pix2mobile import cli
-from pix2mobile.export.manifest import ArtifactEntry, Manifest, ModelInfo
+from pix2mobile.manifest import ArtifactEntry, Manifest, ModelInfo
 from pix2mobile.models import get_variant
 
 

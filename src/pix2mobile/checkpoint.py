@@ -16,8 +16,8 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from . import _io
-from .errors import CheckpointError
+from pix2mobile import files as _io
+from pix2mobile.errors import CheckpointError
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ import sys
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from . import __version__
-from .commands import bench, demo, export, info, morph, nst, quantize, train
-from .errors import Pix2MobileError
+from pix2mobile import __version__
+from pix2mobile.commands import bench, demo, export, info, morph, nst, quantize, train
+from pix2mobile.errors import Pix2MobileError
 
 log = logging.getLogger("pix2mobile.cli")
 

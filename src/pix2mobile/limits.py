@@ -11,7 +11,7 @@ import dataclasses
 import math
 from typing import Any
 
-from .errors import ConfigError
+from pix2mobile.errors import ConfigError
 
 MAX_IMAGE_SIDE = 8192
 """Largest height or width, in pixels, any pix2mobile size flag accepts (training, NST, export,

@@ -17,8 +17,8 @@ import torch
 from pix2mobile.benchmark.config import BenchConfig
 from pix2mobile.benchmark.eager import checkpoint_sha256
 from pix2mobile.checkpoint import save_run
-from pix2mobile.export import export_model
-from pix2mobile.export._warmup import gaussian_blur, lightly_train
+from pix2mobile.pipelines.export import export_model
+from pix2mobile.train.warmup import gaussian_blur, lightly_train
 from pix2mobile.models import get_variant
 
 SIZE = 32

@@ -54,7 +54,7 @@ def test_foreign_pth_export_then_bench_the_readme_path(tmp_path, capsys):
     eager row (eager.py took run directories only). Now eager is rebuilt from the .pth the manifest names."""
     import torch
 
-    from pix2mobile.export.manifest import Manifest
+    from pix2mobile.manifest import Manifest
     from pix2mobile.models import get_variant
 
     torch.manual_seed(0)

@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from pix2mobile.benchmark.references import LPIPS_STAND_IN, diversity, eager_runner, feature_distance
+from pix2mobile.benchmark.references import eager_runner
+from pix2mobile.families.bicyclegan import LPIPS_STAND_IN, diversity, feature_distance
 from pix2mobile.models.spec import IOSpec, TensorSpec
 from pix2mobile.models.vgg import load_vgg
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from pix2mobile.data import (AlignedAB, ImageFolder, UnalignedAB, builtin_dataset, content_images,
-                             sample_batch, style_image)
+from pix2mobile.data import (AlignedAB, ImageFolder, UnalignedAB, builtin_dataset, content_images, sample_batch,
+                             style_image)
 from pix2mobile.data import builtin
 from pix2mobile.errors import ConfigError
 

@@ -11,8 +11,8 @@ import torch
 from PIL import Image
 
 from pix2mobile.data import images
-from pix2mobile.data.images import (center_crop, load_image, probe_image, random_crop, resize_longer,
-                                    resize_shorter, save_image, to_pil, to_rgb, to_tensor)
+from pix2mobile.data.images import (center_crop, load_image, probe_image, random_crop, resize_longer, resize_shorter,
+                                    save_image, to_pil, to_rgb, to_tensor)
 from pix2mobile.errors import ImageError
 
 

@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from export_nets import SIZE, TINY
-from pix2mobile.export._warmup import lightly_train
-from pix2mobile.export.pipeline import ModelRef
+from pix2mobile.train.warmup import lightly_train
+from pix2mobile.pipelines.export import ModelRef
 
 
 @pytest.fixture(autouse=True)
@@ -40,7 +40,7 @@ def tiny(trained):
 @pytest.fixture(scope="session")
 def cycle_export(trained, tmp_path_factory):
     """The CycleLike model exported once to all six formats (many tests read this)."""
-    from pix2mobile.export import export_model
+    from pix2mobile.pipelines.export import export_model
 
     module, ref = trained["cycle"]
     out = tmp_path_factory.mktemp("cycle_all")

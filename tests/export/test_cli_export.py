@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from pix2mobile import checkpoint, cli
-from pix2mobile.export._warmup import lightly_train
+from pix2mobile.train.warmup import lightly_train
 from pix2mobile.models import get_variant
 
 

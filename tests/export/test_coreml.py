@@ -7,8 +7,10 @@ import pytest
 import torch
 
 from export_nets import ALPHA_IO, CYCLE_IO, IMAGE_Z_IO, STYLE_IO
-from pix2mobile.export import coreml, coreml_check
-from pix2mobile.export._common import ExportOptions
+from pix2mobile.convert import coreml
+from pix2mobile.runtimes.coreml_eval import evaluator as coreml_check
+from pix2mobile.convert.common import ExportOptions
+from pix2mobile.runtimes import coreml as coreml_runtime
 
 META = ExportOptions(metadata={"author": "pix2mobile tests", "license": "BSD-3-Clause", "description": "tiny",
                                "version": "0.0.1"})
@@ -35,7 +37,7 @@ def test_image_io_scale_bias_from_range_and_metadata(tiny, tmp_path, fn, suffix,
     assert spec.description.metadata.license == "BSD-3-Clause"
     assert "raw pixels" in spec.description.input[0].shortDescription
     assert "pix2mobile.io" in spec.description.metadata.userDefined
-    got = coreml.load_runner(exported.path, io)((x,))[0]
+    got = coreml_runtime.load_runner(exported.path, io)((x,))[0]
     with torch.no_grad():
         ref = module(x).numpy()
     unit = lambda a: np.clip((a - lo) / (hi - lo), 0, 1)  # noqa: E731
@@ -53,7 +55,7 @@ def test_multi_input_and_scalar_models_keep_all_inputs(tiny, tmp_path, name, io)
     assert [f["name"] for f in info["inputs"]] == [s.name for s in io.inputs]
     kinds = [f["kind"] for f in info["inputs"]]
     assert kinds == (["image", "multiarray"] if name == "image_z" else ["multiarray"])
-    got = coreml.load_runner(exported.path, io)(inputs)[0]
+    got = coreml_runtime.load_runner(exported.path, io)(inputs)[0]
     with torch.no_grad():
         ref = module(*inputs).numpy()
     lo, hi = io.outputs[0].range
@@ -67,6 +69,6 @@ def test_tensor_io_on_request(tiny, tmp_path):
     info = coreml_check.describe(exported.path)
     assert info["inputs"][0]["kind"] == "multiarray" and info["outputs"][0]["kind"] == "multiarray"
     assert exported.inputs[0].range == (-1.0, 1.0) and exported.inputs[0].color_layout is None
-    got = coreml.load_runner(exported.path, CYCLE_IO)((x,))[0]
+    got = coreml_runtime.load_runner(exported.path, CYCLE_IO)((x,))[0]
     with torch.no_grad():
         np.testing.assert_allclose(got, module(x).numpy(), atol=1e-4)

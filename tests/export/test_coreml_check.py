@@ -22,9 +22,9 @@ from coremltools.models.neural_network import quantization_utils as qu
 from torch import nn
 
 from pix2mobile.errors import ConfigError, ExportError, VerificationError
-from pix2mobile.export import _mil_ops, _nn_layers, coreml_check
-from pix2mobile.export._mil_constexpr import unpack_lsb_first
-from pix2mobile.export._nn_params import unpack_msb_first
+from pix2mobile.runtimes.coreml_eval import _mil_ops, _nn_layers, evaluator as coreml_check
+from pix2mobile.runtimes.coreml_eval._mil_constexpr import unpack_lsb_first
+from pix2mobile.runtimes.coreml_eval._nn_params import unpack_msb_first
 
 pytestmark = pytest.mark.slow
 

@@ -15,10 +15,11 @@ import torch
 from torch import nn
 
 from export_nets import CYCLE_IO
-from pix2mobile.export import FORMATS, _np_kernels as K
-from pix2mobile.export._common import ExportOptions
-from pix2mobile.export.coreml import export_mlpackage
-from pix2mobile.export.pipeline import parity_inputs, verify
+from pix2mobile.convert.formats import FORMATS
+from pix2mobile.runtimes.coreml_eval import _np_kernels as K
+from pix2mobile.convert.common import ExportOptions
+from pix2mobile.convert.coreml import export_mlpackage
+from pix2mobile.pipelines.export import parity_inputs, verify
 
 SIZE = (32, 32)
 

@@ -11,10 +11,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from export_nets import CYCLE_IO
-from pix2mobile.export import FORMATS, _np_kernels as K, coreml_check
-from pix2mobile.export._common import ExportOptions
-from pix2mobile.export.coreml import export_mlmodel, export_mlpackage
-from pix2mobile.export.pipeline import parity_inputs, verify
+from pix2mobile.convert.formats import FORMATS
+from pix2mobile.runtimes.coreml_eval import _np_kernels as K, evaluator as coreml_check
+from pix2mobile.convert.common import ExportOptions
+from pix2mobile.convert.coreml import export_mlmodel, export_mlpackage
+from pix2mobile.pipelines.export import parity_inputs, verify
 
 
 def test_big_kernel_conv_peak_memory_is_bounded():

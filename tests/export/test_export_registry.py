@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from pix2mobile.export import FORMATS, export_model
-from pix2mobile.export._warmup import lightly_train
-from pix2mobile.export.pipeline import parity_inputs
+from pix2mobile.convert.formats import FORMATS
+from pix2mobile.pipelines.export import export_model
+from pix2mobile.train.warmup import lightly_train
+from pix2mobile.pipelines.export import parity_inputs
 from pix2mobile.models import MODELS
 
 # Smallest options and size per row (so the table stays a few seconds per variant on one thread).

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from pix2mobile.errors import ConfigError
-from pix2mobile.export.manifest import ArtifactEntry, Manifest, ModelInfo, Parity, TensorInfo
+from pix2mobile.manifest import ArtifactEntry, Manifest, ModelInfo, Parity, TensorInfo
 
 
 def _sample() -> Manifest:

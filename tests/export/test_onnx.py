@@ -9,8 +9,9 @@ import onnx as onnx_lib
 import torch
 
 from export_nets import IMAGE_Z_IO
-from pix2mobile.export import onnx
-from pix2mobile.export._common import ExportOptions
+from pix2mobile.convert import onnx
+from pix2mobile.convert.common import ExportOptions
+from pix2mobile.runtimes import onnx as onnx_runtime
 
 
 def test_names_metadata_and_runner(tiny, tmp_path):
@@ -24,7 +25,7 @@ def test_names_metadata_and_runner(tiny, tmp_path):
     meta = {p.key: p.value for p in model.metadata_props}
     assert meta["pix2mobile.author"] == "tests"
     assert json.loads(meta["pix2mobile.io"])["inputs"][1]["range"] == [-3.0, 3.0]
-    got = onnx.load_runner(exported.path, IMAGE_Z_IO)((x, z))[0]
+    got = onnx_runtime.load_runner(exported.path, IMAGE_Z_IO)((x, z))[0]
     with torch.no_grad():
         np.testing.assert_allclose(got, module(x, z).numpy(), atol=1e-5)
     assert any(n.startswith("ONNX opset") for n in exported.notes)

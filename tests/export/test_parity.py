@@ -8,7 +8,7 @@ import torch
 from skimage.metrics import structural_similarity
 
 from pix2mobile.data.builtin import sample_batch
-from pix2mobile.export.parity import PSNR_CAP_DB, compare, psnr, ssim
+from pix2mobile.runtimes.parity import PSNR_CAP_DB, compare, psnr, ssim
 from pix2mobile.models.spec import TensorSpec
 
 IMG = TensorSpec("out", range=(0.0, 1.0))
@@ -89,7 +89,7 @@ def test_shape_mismatch_is_an_error():
 
 def test_lightly_trained_outputs_are_image_like():
     from export_nets import STYLE_IO, StyleLike
-    from pix2mobile.export._warmup import lightly_train
+    from pix2mobile.train.warmup import lightly_train
 
     torch.manual_seed(0)
     model = StyleLike()

@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from pix2mobile.errors import ConfigError, ExportError
-from pix2mobile.export import FORMATS, export_model
-from pix2mobile.export.manifest import Manifest
-from pix2mobile.export.pipeline import parity_inputs
+from pix2mobile.convert.formats import FORMATS
+from pix2mobile.pipelines.export import export_model
+from pix2mobile.manifest import Manifest
+from pix2mobile.pipelines.export import parity_inputs
 
 from export_nets import SIZE
 

@@ -6,8 +6,9 @@ import numpy as np
 import torch
 
 from export_nets import ALPHA_IO, CYCLE_IO
-from pix2mobile.export import pte
-from pix2mobile.export._common import ExportOptions
+from pix2mobile.convert import pte
+from pix2mobile.convert.common import ExportOptions
+from pix2mobile.runtimes import pte as pte_runtime
 
 
 def test_export_delegates_and_runtime_matches(tiny, tmp_path):
@@ -15,7 +16,7 @@ def test_export_delegates_and_runtime_matches(tiny, tmp_path):
     x = torch.rand(1, 3, 32, 32) * 2 - 1
     exported = pte.export(module, (x,), CYCLE_IO, tmp_path / "m.pte", ExportOptions())
     assert exported.notes[0].startswith("XNNPACK delegate: ") and not exported.notes[0].endswith(" 0 partition(s)")
-    got = pte.load_runner(exported.path, CYCLE_IO)((x,))[0]
+    got = pte_runtime.load_runner(exported.path, CYCLE_IO)((x,))[0]
     with torch.no_grad():
         np.testing.assert_allclose(got, module(x).numpy(), atol=1e-5)
 
@@ -25,6 +26,6 @@ def test_scalar_input_model(tiny, tmp_path):
     alpha = torch.tensor([0.3])
     exported = pte.export(module, (alpha,), ALPHA_IO, tmp_path / "a.pte", ExportOptions())
     assert exported.inputs[0].layout == "N" and exported.inputs[0].shape == (1,)
-    got = pte.load_runner(exported.path, ALPHA_IO)((alpha.numpy(),))[0]
+    got = pte_runtime.load_runner(exported.path, ALPHA_IO)((alpha.numpy(),))[0]
     with torch.no_grad():
         np.testing.assert_allclose(got, module(alpha).numpy(), atol=1e-5)

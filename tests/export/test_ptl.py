@@ -6,8 +6,9 @@ import numpy as np
 import torch
 
 from export_nets import CYCLE_IO
-from pix2mobile.export import ptl
-from pix2mobile.export._common import ExportOptions
+from pix2mobile.convert import ptl
+from pix2mobile.convert.common import ExportOptions
+from pix2mobile.runtimes import ptl as ptl_runtime
 
 
 def test_export_and_lite_runner_match(tiny, tmp_path):
@@ -16,7 +17,7 @@ def test_export_and_lite_runner_match(tiny, tmp_path):
     exported = ptl.export(module, (x,), CYCLE_IO, tmp_path / "m.ptl", ExportOptions())
     assert exported.path == tmp_path / "m.ptl" and exported.path.stat().st_size > 0
     assert [p.name for p in tmp_path.iterdir()] == ["m.ptl"]
-    got = ptl.load_runner(exported.path, CYCLE_IO)((x.numpy(),))[0]
+    got = ptl_runtime.load_runner(exported.path, CYCLE_IO)((x.numpy(),))[0]
     with torch.no_grad():
         np.testing.assert_allclose(got, module(x).numpy(), atol=1e-5)
     assert exported.inputs[0].layout == "NCHW" and exported.inputs[0].range == (-1.0, 1.0)

@@ -7,9 +7,10 @@ import torch
 from torch import nn
 
 from export_nets import CYCLE_IO, IMAGE_Z_IO, CycleLike, ImageZ
-from pix2mobile.export import tflite
-from pix2mobile.export._common import ExportOptions
-from pix2mobile.export.rewrite import PaddingFreeConvTranspose2d, expand_as_resize, padding_free_conv_transpose
+from pix2mobile.convert import tflite
+from pix2mobile.convert.common import ExportOptions
+from pix2mobile.convert.rewrite import PaddingFreeConvTranspose2d, expand_as_resize, padding_free_conv_transpose
+from pix2mobile.runtimes import tflite as tflite_runtime
 
 
 @pytest.mark.parametrize("kwargs", [
@@ -65,7 +66,7 @@ def test_tflite_of_output_padding_model_converts_thanks_to_the_rewrite(tmp_path)
     io = CYCLE_IO
     exported = tflite.export(model, (x,), io, tmp_path / "m.tflite", ExportOptions(channel_last=False))
     assert exported.path.is_file() and any("rewrite" in n for n in exported.notes)
-    got = tflite.load_runner(exported.path, io)((x,))[0]
+    got = tflite_runtime.load_runner(exported.path, io)((x,))[0]
     with torch.no_grad():
         ref = model(x).numpy()
     assert abs(got - ref).max() < 1e-5
@@ -103,6 +104,6 @@ def test_without_expand_rewrite_litert_file_is_refused_by_the_interpreter(tmp_pa
     with pytest.raises(RuntimeError, match="BROADCAST_TO"):
         runner(**{k: v.numpy() for k, v in kwargs.items()})
     exported = tflite.export(model, tuple(kwargs.values()), IMAGE_Z_IO, tmp_path / "ok.tflite", ExportOptions())
-    got = tflite.load_runner(exported.path, IMAGE_Z_IO)(tuple(kwargs.values()))[0]
+    got = tflite_runtime.load_runner(exported.path, IMAGE_Z_IO)(tuple(kwargs.values()))[0]
     with torch.no_grad():
         assert abs(got - model(**kwargs).numpy()).max() < 1e-5

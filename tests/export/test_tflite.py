@@ -8,8 +8,9 @@ import torch
 from ai_edge_litert.interpreter import Interpreter
 
 from export_nets import CYCLE_IO, IMAGE_Z_IO
-from pix2mobile.export import tflite
-from pix2mobile.export._common import ExportOptions
+from pix2mobile.convert import tflite
+from pix2mobile.convert.common import ExportOptions
+from pix2mobile.runtimes import tflite as tflite_runtime
 
 
 @pytest.mark.parametrize("channel_last", [True, False])
@@ -22,7 +23,7 @@ def test_layout_option_and_names(tiny, tmp_path, channel_last):
     assert shape == ((1, 32, 32, 3) if channel_last else (1, 3, 32, 32))
     assert exported.inputs[0].layout == ("NHWC" if channel_last else "NCHW")
     assert exported.outputs[0].shape == shape and exported.outputs[0].name == "translated"
-    got = tflite.load_runner(exported.path, CYCLE_IO)((x,))[0]     # runner speaks NCHW either way
+    got = tflite_runtime.load_runner(exported.path, CYCLE_IO)((x,))[0]     # runner speaks NCHW either way
     with torch.no_grad():
         np.testing.assert_allclose(got, module(x).numpy(), atol=1e-5)
 
@@ -34,7 +35,7 @@ def test_image_plus_latent_converts_and_runs(tiny, tmp_path):
     exported = tflite.export(module, (x, z), IMAGE_Z_IO, tmp_path / "m.tflite", ExportOptions())
     assert [t.layout for t in exported.inputs] == ["NHWC", "NC"]
     assert any("expand" in n for n in exported.notes)
-    got = tflite.load_runner(exported.path, IMAGE_Z_IO)((x, z))[0]
+    got = tflite_runtime.load_runner(exported.path, IMAGE_Z_IO)((x, z))[0]
     with torch.no_grad():
         np.testing.assert_allclose(got, module(x, z).numpy(), atol=1e-5)
 

@@ -7,9 +7,9 @@ import copy
 import pytest
 import torch
 
-from pix2mobile.export._warmup import lightly_train
-from pix2mobile.export.pipeline import ModelRef
-from pix2mobile.quantize import builtin_calibration
+from pix2mobile.train.warmup import lightly_train
+from pix2mobile.pipelines.export import ModelRef
+from pix2mobile.convert.quantize.calibration import builtin_calibration
 from quant_nets import CYCLE_IO, SIZE, DeadChannelHead, TinyCycle
 
 

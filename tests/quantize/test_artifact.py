@@ -9,16 +9,16 @@ import shutil
 import pytest
 
 from pix2mobile.errors import ConfigError
-from pix2mobile.export import export_model
-from pix2mobile.export.manifest import Manifest
+from pix2mobile.pipelines.export import export_model
+from pix2mobile.manifest import Manifest
 from pix2mobile.models.spec import IOSpec
-from pix2mobile.quantize import quantize_export_dir, quantize_file
+from pix2mobile.pipelines.quantize import quantize_export_dir, quantize_file
 from quant_nets import CYCLE_IO, SIZE
 
 
 @pytest.fixture(scope="module")
 def export_dir(_trained_cycle, tmp_path_factory):
-    from pix2mobile.export.pipeline import ModelRef
+    from pix2mobile.pipelines.export import ModelRef
 
     out = tmp_path_factory.mktemp("exp")
     export_model(_trained_cycle, ModelRef("test", "cycle", CYCLE_IO), SIZE, ["tflite", "mlmodel", "pte"], out)
@@ -160,7 +160,7 @@ def test_failure_in_the_second_job_leaves_the_first_row_on_disk(lite_export, tmp
     """quantize DIR used to rename job 1's file into place and write the manifest only at the end: a
     failure in job 2 left a final-named file the manifest on disk did not list."""
     from folder_invariant import assert_folder_honest
-    from pix2mobile.quantize import build
+    from pix2mobile.convert.quantize import build
 
     folder = tmp_path / "exp"
     shutil.copytree(lite_export, folder)
@@ -184,7 +184,7 @@ def test_failure_in_the_second_job_leaves_the_first_row_on_disk(lite_export, tmp
 
 @pytest.mark.slow
 def test_quantize_file_force_failing_removes_the_old_passing_file(lite_export, tmp_path, monkeypatch):
-    from pix2mobile.export import parity
+    from pix2mobile.runtimes import parity
 
     src = tmp_path / "lite_fp32.tflite"
     shutil.copy(lite_export / "lite_fp32.tflite", src)

@@ -8,10 +8,10 @@ import json
 import pytest
 
 from pix2mobile.errors import ConfigError
-from pix2mobile.export.manifest import Manifest
-from pix2mobile.quantize import choose_precision, export_auto
-from pix2mobile.quantize.auto import fallback_ladder, float_limit, layer_harm
-from pix2mobile.quantize.layers import fallback_candidates
+from pix2mobile.manifest import Manifest
+from pix2mobile.pipelines.auto import choose_precision, export_auto
+from pix2mobile.pipelines.auto import fallback_ladder, float_limit, layer_harm
+from pix2mobile.convert.quantize.layers import fallback_candidates
 from quant_nets import CYCLE_IO, SIZE
 
 

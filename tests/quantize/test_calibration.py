@@ -9,7 +9,7 @@ from PIL import Image
 
 from pix2mobile.errors import ConfigError, DataError
 from pix2mobile.models.spec import IOSpec, TensorSpec
-from pix2mobile.quantize import builtin_calibration, folder_calibration, load_calibration
+from pix2mobile.convert.quantize.calibration import builtin_calibration, folder_calibration, load_calibration
 from quant_nets import CYCLE_IO, SIZE
 
 
@@ -26,7 +26,7 @@ def test_builtin_samples_are_real_8bit_images_in_the_input_range():
 
 
 def test_builtin_crops_differ_from_the_parity_gate_inputs():
-    from pix2mobile.export.pipeline import parity_inputs
+    from pix2mobile.pipelines.export import parity_inputs
 
     gate = parity_inputs(CYCLE_IO, (SIZE, SIZE), n=2, seed=0)
     cal = builtin_calibration(CYCLE_IO, SIZE, 2)

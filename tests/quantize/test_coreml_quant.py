@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 
 from pix2mobile.errors import ConfigError
-from pix2mobile.export import coreml, coreml_check
-from pix2mobile.export._common import ExportOptions
-from pix2mobile.export.pipeline import parity_inputs
-from pix2mobile.export.parity import compare
-from pix2mobile.quantize.coreml_quant import (kmeans_lut, quantize_mlmodel, quantize_mlpackage,
-                                               weight_layer_selector)
+from pix2mobile.convert import coreml
+from pix2mobile.runtimes.coreml_eval import evaluator as coreml_check
+from pix2mobile.convert.common import ExportOptions
+from pix2mobile.pipelines.export import parity_inputs
+from pix2mobile.runtimes.parity import compare
+from pix2mobile.convert.quantize.coreml import kmeans_lut, quantize_mlmodel, quantize_mlpackage, weight_layer_selector
 from quant_nets import CYCLE_IO, SIZE
+from pix2mobile.runtimes import coreml as coreml_runtime
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,7 @@ def _psnr(path, module):
     import torch
 
     inputs = parity_inputs(CYCLE_IO, (SIZE, SIZE), n=2, seed=5)
-    run = coreml.load_runner(path, CYCLE_IO)
+    run = coreml_runtime.load_runner(path, CYCLE_IO)
     got = np.concatenate([run(s)[0] for s in inputs])
     with torch.no_grad():
         ref = np.concatenate([module(*s).numpy() for s in inputs])
@@ -133,7 +134,7 @@ def test_dequantization_mode_needs_the_selector(float_models, tmp_path):
     import coremltools as ct
     from coremltools.models.neural_network import quantization_utils as qu
 
-    from pix2mobile.export import _nn_params
+    from pix2mobile.runtimes.coreml_eval import _nn_params
 
     w8 = tmp_path / "c_w8.mlmodel"
     quantize_mlmodel(float_models / "c_fp32.mlmodel", w8, "w8")
@@ -157,7 +158,7 @@ def test_dequantization_mode_needs_the_selector(float_models, tmp_path):
         np.testing.assert_allclose(dense, decoded, rtol=1e-6, atol=1e-7 * np.abs(decoded).max(), err_msg=name)
 
     photos = parity_inputs(CYCLE_IO, (SIZE, SIZE), n=2, seed=5)
-    run_back, run_w8 = coreml.load_runner(back, CYCLE_IO), coreml.load_runner(w8, CYCLE_IO)
+    run_back, run_w8 = coreml_runtime.load_runner(back, CYCLE_IO), coreml_runtime.load_runner(w8, CYCLE_IO)
     a = np.concatenate([run_back(s)[0] for s in photos])
     b = np.concatenate([run_w8(s)[0] for s in photos])
     assert compare([b], [a], CYCLE_IO.outputs, 0).psnr_db >= 60

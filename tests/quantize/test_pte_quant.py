@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pix2mobile.errors import ConfigError
-from pix2mobile.quantize.pte_quant import QuantizedModule, prepare_int8
+from pix2mobile.convert.quantize.pte import QuantizedModule, prepare_int8
 
 
 def _lowered_ops(module, example):

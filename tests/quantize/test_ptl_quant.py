@@ -7,9 +7,9 @@ import copy
 import pytest
 
 from pix2mobile.errors import ExportError
-from pix2mobile.export import ptl
-from pix2mobile.export._common import ExportOptions
-from pix2mobile.quantize.ptl_quant import check_lite_ops, lite_ops, prepare_int8
+from pix2mobile.convert import ptl
+from pix2mobile.convert.common import ExportOptions
+from pix2mobile.convert.quantize.ptl import check_lite_ops, lite_ops, prepare_int8
 from quant_nets import CYCLE_IO
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from pix2mobile.errors import ConfigError
-from pix2mobile.export import FORMATS, ExportOptions
-from pix2mobile.export._common import PRECISIONS
-from pix2mobile.export.parity import DEFAULT_THRESHOLDS_DB
-from pix2mobile.quantize import AUTO_ORDER, NATIVE, RECIPES, recipe_for
+from pix2mobile.convert.formats import FORMATS
+from pix2mobile.convert.common import ExportOptions
+from pix2mobile.convert.common import PRECISIONS
+from pix2mobile.runtimes.parity import DEFAULT_THRESHOLDS_DB
+from pix2mobile.convert.quantize.recipes import AUTO_ORDER, NATIVE, RECIPES, recipe_for
 
 
 def test_formats_and_recipes_agree():
@@ -39,7 +40,7 @@ def test_lookups_and_options_validate():
 
 
 def test_export_model_rejects_what_a_format_does_not_make(cycle, tmp_path):
-    from pix2mobile.export import export_model
+    from pix2mobile.pipelines.export import export_model
 
     module, ref = cycle
     with pytest.raises(ConfigError, match="exports fp32, int8, not w8"):

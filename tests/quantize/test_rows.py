@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from pix2mobile.export import FORMATS, export_model
-from pix2mobile.export import parity
-from pix2mobile.export.pipeline import parity_inputs
-from pix2mobile.quantize import RECIPES
+from pix2mobile.convert.formats import FORMATS
+from pix2mobile.pipelines.export import export_model
+from pix2mobile.runtimes import parity
+from pix2mobile.pipelines.export import parity_inputs
+from pix2mobile.convert.quantize.recipes import RECIPES
 from quant_nets import SIZE
 
 ROWS = sorted(RECIPES)
@@ -21,8 +22,8 @@ BY_FORMAT = {f: ["fp32", *[p for (g, p) in ROWS if g == f]] for f in dict.fromke
 @pytest.fixture(scope="module")
 def exported(_trained_cycle, calib, tmp_path_factory):
     """One export per format with all its quantized precisions (and fp32 for the size comparison)."""
-    from pix2mobile.export import ExportOptions
-    from pix2mobile.export.pipeline import ModelRef
+    from pix2mobile.convert.common import ExportOptions
+    from pix2mobile.pipelines.export import ModelRef
     from quant_nets import CYCLE_IO
 
     torch.set_num_threads(1)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from pix2mobile.errors import ConfigError
-from pix2mobile.export import tflite
-from pix2mobile.export._common import ExportOptions
-from pix2mobile.quantize.tflite_quant import NORM_SCOPE, calibrate, clip_range, quantize_tflite
+from pix2mobile.convert import tflite
+from pix2mobile.convert.common import ExportOptions
+from pix2mobile.convert.quantize.tflite import NORM_SCOPE, calibrate, clip_range, quantize_tflite
 from quant_nets import CYCLE_IO
 
 

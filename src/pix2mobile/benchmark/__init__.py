@@ -8,10 +8,11 @@
 
 - `config.py`: `BenchConfig`, the flags of `pix2mobile bench`.
 - `run.py`: `run_bench`, the recipe. `host.py`: status and parity of each artifact.
-- `runtimes.py`, `latency.py`, `memory.py`, `hostpeak.py`: timing (round-robin, in a child with
-  OMP_WAIT_POLICY=PASSIVE), peak memory (a child per artifact), the host's peak GFLOP/s.
+- `latency.py`, `memory.py`, `hostpeak.py`: timing (round-robin, in a child with OMP_WAIT_POLICY=PASSIVE,
+  through each format row's `timing` opener), peak memory (a child per artifact), the host's peak GFLOP/s.
 - `eager.py`: the eager baseline rebuilt from manifest + checkpoint.
-- `references.py`: Gatys NST, the desktop morph, BicycleGAN diversity. `report.py`, `plots.py`.
+- `references.py`: runs and plots the desktop reference each family declares (`pix2mobile.families`:
+  Gatys NST, the desktop morph, BicycleGAN diversity). `report.py`, `plots.py`.
 - `device/`: adb scripts for benchmark_model / executor_runner / speed_benchmark_torch and parsers.
 - `train_throughput.py`: training-step throughput (a separate tool).
 
@@ -24,9 +25,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .config import BenchConfig
-    from .report import Report, Row
-    from .run import run_bench
+    from pix2mobile.benchmark.config import BenchConfig
+    from pix2mobile.benchmark.report import Report, Row
+    from pix2mobile.benchmark.run import run_bench
 
 __all__ = ["BenchConfig", "Report", "Row", "run_bench", "evaluate_gate"]
 

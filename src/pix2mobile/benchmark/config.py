@@ -6,8 +6,8 @@ import math
 import os
 from dataclasses import dataclass, field
 
-from ..errors import ConfigError
-from ..limits import MAX_SAMPLES, check_side
+from pix2mobile.errors import ConfigError
+from pix2mobile.limits import MAX_SAMPLES, check_side
 
 
 def all_cores() -> int:

@@ -1,4 +1,4 @@
-"""Peak memory of the numpy Core ML evaluator (`export.coreml_check`) on johnson at real sizes.
+"""Peak memory of the numpy Core ML evaluator (`runtimes.coreml_eval`) on johnson at real sizes.
 
 Verification of a `.mlpackage`/`.mlmodel` on Linux runs the whole network in numpy, so its memory
 is what decides whether `pix2mobile export` works at 1024^2 on a laptop. For each size, johnson
@@ -50,9 +50,9 @@ def export_johnson(size: int, fmt: str, out_dir: Path) -> Path:
     """johnson at size x size as `fmt` (mlpackage fp16 or mlmodel fp32) under `out_dir`."""
     import torch
 
-    from ..export import FORMATS
-    from ..export._common import ExportOptions
-    from ..models import get_variant
+    from pix2mobile.convert.common import ExportOptions
+    from pix2mobile.convert.formats import FORMATS
+    from pix2mobile.models import get_variant
 
     spec = get_variant("fast_style", "johnson")
     torch.manual_seed(0)
@@ -78,8 +78,8 @@ def _child(path: str, size: int) -> int:
     import coremltools  # noqa: F401  (in the baseline: the evaluator needs it for any model)
     import numpy as np
 
-    from ..export.coreml_check import CoreMLModel
-    from .memory import _now_mb, _peak_mb
+    from pix2mobile.benchmark.memory import _now_mb, _peak_mb
+    from pix2mobile.runtimes.coreml_eval.evaluator import CoreMLModel
 
     pixels = np.random.default_rng(0).integers(0, 256, (1, 3, size, size)).astype(np.uint8)
     baseline = _now_mb()

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..errors import CheckpointError, ConfigError
-from ..models.spec import IOSpec
+from pix2mobile.errors import CheckpointError, ConfigError
+from pix2mobile.files import tree_sha256
+from pix2mobile.models.spec import IOSpec
 
 NO_CHECKPOINT = ("the manifest records no checkpoint path (only model.checkpoint_sha256); "
                  "pass --checkpoint RUN_DIR to rebuild the eager PyTorch baseline")
@@ -42,11 +43,11 @@ class EagerRecipe:
                    size=(int(d["size"][0]), int(d["size"][1])), options=dict(d.get("options", {})))
 
     def build(self) -> EagerModel:
-        from ..models.loading import load_generator
+        from pix2mobile.models.loading import load_generator
 
         path = Path(self.checkpoint)
         if path.is_dir():
-            from ..checkpoint import load_run
+            from pix2mobile.checkpoint import load_run
 
             meta, _ = load_run(path)
             if (meta.get("family"), meta.get("arch")) != (self.family, self.arch):
@@ -67,18 +68,14 @@ class EagerModel:
 
 def checkpoint_sha256(run_dir: str | Path) -> str:
     """sha256 of RUN_DIR/model.safetensors (or of a `.pth` file), what export records as checkpoint_sha256."""
-    from ..checkpoint import WEIGHTS_NAME
+    from pix2mobile.checkpoint import WEIGHTS_NAME
 
     if Path(run_dir).is_file():
-        from ..models.loading import _sha256 as file_sha256
-
-        return file_sha256(Path(run_dir))
+        return tree_sha256(Path(run_dir))[1]
     path = Path(run_dir) / WEIGHTS_NAME
     if not path.is_file():
         raise CheckpointError(f"{run_dir}: no {WEIGHTS_NAME}; pass a run directory written by `pix2mobile train`")
-    from ..models.loading import _sha256
-
-    return _sha256(path)
+    return tree_sha256(path)[1]
 
 
 def recipe_for(model: Any, checkpoint: str | Path | None,
@@ -88,7 +85,7 @@ def recipe_for(model: Any, checkpoint: str | Path | None,
     checkpoint: `--checkpoint`; when None, `model.checkpoint` if this manifest records one
     (a path, relative to `export_dir` unless absolute).
     """
-    from ..models import MODELS
+    from pix2mobile.models import MODELS
 
     key = f"{model.family}/{model.arch}"
     if key not in MODELS:
@@ -119,3 +116,4 @@ def recipe_for(model: Any, checkpoint: str | Path | None,
 def io_from_manifest(io_json: Mapping[str, Any]) -> IOSpec:
     """The model's IOSpec from the manifest's `io` entry."""
     return IOSpec.from_json(io_json)[0]
+

@@ -24,14 +24,15 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from ..errors import MissingDependencyError
-from ..export import FORMATS
-from ..export._common import first_line, to_pixels
-from ..export.manifest import artifact_path
-from ..export.parity import DEFAULT_THRESHOLDS_DB, compare
-from ..export.pipeline import _run_all, _sha256
-from ..models.spec import IOSpec
-from .report import Row
+from pix2mobile.benchmark.report import Row
+from pix2mobile.convert.formats import FORMATS
+from pix2mobile.errors import MissingDependencyError
+from pix2mobile.files import tree_sha256
+from pix2mobile.manifest import artifact_path
+from pix2mobile.models.spec import IOSpec
+from pix2mobile.runtimes.common import first_line, to_pixels
+from pix2mobile.runtimes.common import run_all as _run_all
+from pix2mobile.runtimes.parity import DEFAULT_THRESHOLDS_DB, compare
 
 log = logging.getLogger(__name__)
 Runner = Callable[[Sequence[torch.Tensor]], list[np.ndarray]]
@@ -83,7 +84,7 @@ def _open(host: HostArtifact, export_dir: Path, io: IOSpec, reference: list[np.n
         return
     host.path = path
     if art.sha256:
-        _, digest = _sha256(path)
+        _, digest = tree_sha256(path)
         if digest != art.sha256:
             row.status, row.reason = "verify_failed", (f"{art.file} changed since export (sha256 differs from the "
                                                        "manifest); re-export")

@@ -4,7 +4,7 @@ Why a child: `OMP_WAIT_POLICY` is read once, when the OpenMP runtime loads with 
 parent (the CLI, pytest) has usually imported torch already, so the timing process is started
 fresh with `OMP_WAIT_POLICY=PASSIVE` and `OMP_NUM_THREADS=N`: idle OpenMP workers sleep instead
 of spinning, and one runtime's workers do not slow the next (onnxruntime's own pool has spinning
-turned off, see `runtimes.py`). The same process measures the host's peak GFLOP/s first.
+turned off, see `runtimes/timing.py`). The same process measures the host's peak GFLOP/s first.
 
 The protocol: every artifact is loaded, then warmed up (`warmup` runs each, round-robin); then
 rounds run each artifact once, the starting artifact rotating per round, until every artifact
@@ -32,7 +32,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .runtimes import RunOnce, import_runtime, open_runtime
+from pix2mobile.runtimes.timing import (EAGER, EAGER_RUNTIME, RunOnce, Runtime, import_runtime, open_eager,
+                                        resolve_opener)
 
 log = logging.getLogger(__name__)
 CHILD_TIMEOUT_S = 3600
@@ -124,6 +125,20 @@ class TimedEntry:
     feed: dict[str, np.ndarray]
     order: list[str]
     eager: dict[str, Any] | None = None
+    timing: Runtime | None = None
+    """The format's host runtime; None: its row's in `convert.formats.FORMATS` (or eager's)."""
+
+    def runtime(self) -> Runtime:
+        if self.timing is not None:
+            return self.timing
+        if self.format == EAGER:
+            return EAGER_RUNTIME
+        from pix2mobile.convert.formats import FORMATS     # the parent only: a child never imports the table
+
+        row = FORMATS.get(self.format)
+        if row is None or not isinstance(row.timing, Runtime):
+            raise ValueError(f"no host runtime times format {self.format!r}")
+        return row.timing
 
 
 @dataclass
@@ -147,8 +162,10 @@ def write_job(entries: Sequence[TimedEntry], workdir: Path, settings: Mapping[st
         # Any: mypy would match a dict of arrays unpacked by ** against savez's `allow_pickle: bool`
         arrays: dict[str, Any] = {f"in{j}": e.feed[n] for j, n in enumerate(e.order)}
         np.savez(feeds, **arrays)
+        runtime = e.runtime()
         items.append({"key": e.key, "format": e.format, "path": e.path, "feeds": str(feeds),
-                      "order": list(e.order), "eager": e.eager})
+                      "order": list(e.order), "eager": e.eager, "modules": list(runtime.modules),
+                      "opener": None if e.format == EAGER else runtime.opener_ref()})
     job = workdir / f"{name}.json"
     job.write_text(json.dumps({**settings, "entries": items}))
     return job
@@ -199,6 +216,23 @@ def _run_child(workdir: Path, job: Path, name: str, threads: int) -> tuple[Laten
                          errors=dict(data["errors"]), peak=data.get("peak")), ""
 
 
+def eager_module(item: Mapping[str, Any]) -> Any:
+    """The module an eager entry times, rebuilt from its recipe; None for an artifact. Imported
+    lazily: a child timing only an ONNX file must not pay for torch."""
+    if item.get("format") != EAGER:
+        return None
+    from pix2mobile.benchmark.eager import EagerRecipe
+
+    return EagerRecipe.from_json(item.get("eager") or {}).build().module
+
+
+def open_item(item: Mapping[str, Any], feed: Mapping[str, np.ndarray], threads: int) -> RunOnce:
+    """Open one job entry with the opener it names (eager: the module rebuilt from its recipe)."""
+    if item["format"] == EAGER:
+        return open_eager(eager_module(item), feed, item["order"], threads)
+    return resolve_opener(item["opener"])(item["path"], feed, item["order"], threads)
+
+
 def _child(job_path: str, out_path: str) -> int:
     job = json.loads(Path(job_path).read_text())
     threads = int(job["threads"])
@@ -206,14 +240,13 @@ def _child(job_path: str, out_path: str) -> int:
     errors: dict[str, str] = {}
     for item in job["entries"]:
         try:
-            import_runtime(item["format"])
-            calls[item["key"]] = open_runtime(item["format"], item["path"], read_feed(item), item["order"],
-                                              threads, item.get("eager"))
+            import_runtime(item["modules"])
+            calls[item["key"]] = open_item(item, read_feed(item), threads)
         except Exception as exc:   # a runtime refusing an artifact loses its row only
             errors[item["key"]] = f"could not load: {_one_line(exc)}"
     peak = None
     if job.get("peak_size"):
-        from .hostpeak import measure_peak
+        from pix2mobile.benchmark.hostpeak import measure_peak
 
         peak = measure_peak(int(job["peak_size"]), threads)
     timings, run_errors = round_robin(calls, int(job["warmup"]), int(job["runs"]), float(job["min_seconds"]))

@@ -1,6 +1,6 @@
 """Peak memory per runtime: a child process loads one artifact and runs it once; its peak RSS is the answer.
 
-Each artifact gets a fresh child that imports only its own runtime (`runtimes.py` imports
+Each artifact gets a fresh child that imports only its own runtime (`runtimes/timing.py` imports
 nothing at module level), so the figure is what an app process holding that runtime needs:
 
 - `peak_mem_mb`: the child's peak resident set size, runtime library and Python included.
@@ -25,7 +25,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .latency import TimedEntry, _one_line, child_env, read_feed, write_job
+from pix2mobile.benchmark.latency import TimedEntry, _one_line, child_env, open_item, read_feed, write_job
 
 log = logging.getLogger(__name__)
 CHILD_TIMEOUT_S = 1800
@@ -85,15 +85,15 @@ def measure_memory(entry: TimedEntry, threads: int, workdir: Path, index: int) -
 
 
 def _child(job_path: str, out_path: str) -> int:
-    from .runtimes import import_runtime, open_runtime
+    from pix2mobile.runtimes.timing import import_runtime
 
     job = json.loads(Path(job_path).read_text())
     item = job["entries"][0]
     try:
-        import_runtime(item["format"])
+        import_runtime(item["modules"])
         feed = read_feed(item)
         baseline = _now_mb()
-        run = open_runtime(item["format"], item["path"], feed, item["order"], int(job["threads"]), item.get("eager"))
+        run = open_item(item, feed, int(job["threads"]))
         run()
         peak, counter = _peak_mb()
         result = {"baseline_mb": baseline, "peak_mb": peak, "counter": counter}

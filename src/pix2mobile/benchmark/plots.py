@@ -18,11 +18,18 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .. import _io
-from .report import HOST, Row
+from pix2mobile import files as _io
+from pix2mobile.benchmark.report import HOST, Row
+from pix2mobile.convert.formats import FORMATS
+from pix2mobile.runtimes.timing import EAGER
 
-COLOURS = {"pytorch": "black", "onnx": "tab:blue", "ptl": "tab:orange", "tflite": "tab:green",
-           "pte": "tab:red", "mlpackage": "tab:purple", "mlmodel": "tab:brown"}
+
+def colour(fmt: str) -> str:
+    """A format's plot colour (its row's `colour`); eager PyTorch is black, anything else grey."""
+    if fmt == EAGER:
+        return "black"
+    row = FORMATS.get(fmt)
+    return row.colour if row is not None else "grey"
 
 
 def _figure(width: float, height: float) -> Any:
@@ -50,7 +57,7 @@ def latency_vs_size(rows: Sequence[Row], path: Path, title: str) -> Path:
     host = [r for r in rows if r.device == HOST]
     points = [r for r in host if r.size_mb is not None and r.latency_ms_median is not None]
     for r in points:
-        ax.scatter(r.size_mb, r.latency_ms_median, color=COLOURS.get(r.format, "grey"), s=40, zorder=3)
+        ax.scatter(r.size_mb, r.latency_ms_median, color=colour(r.format), s=40, zorder=3)
         ax.annotate(f"{r.format} {r.precision}", (r.size_mb, r.latency_ms_median), fontsize=8,
                     xytext=(4, 4), textcoords="offset points")
     eager = next((r for r in host if r.format == "pytorch" and r.latency_ms_median is not None), None)
@@ -76,7 +83,7 @@ def psnr_per_precision(rows: Sequence[Row], path: Path, title: str) -> Path:
         group = [r for r in measured if r.precision == precision]
         for j, r in enumerate(group):
             x = i + (j - (len(group) - 1) / 2) * 0.12
-            ax.scatter(x, r.psnr_db, color=COLOURS.get(r.format, "grey"), s=40, zorder=3)
+            ax.scatter(x, r.psnr_db, color=colour(r.format), s=40, zorder=3)
             ax.annotate(r.format + (" (export)" if r.parity_source == "export" else ""), (x, r.psnr_db),
                         fontsize=8, xytext=(4, 2), textcoords="offset points")
     thresholds = {r.threshold_db for r in measured if r.threshold_db is not None}

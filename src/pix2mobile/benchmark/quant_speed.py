@@ -69,8 +69,8 @@ def _reexec_passive() -> None:
 def _trained(key: str, options: dict[str, Any], size: int, steps: int, cache: Path) -> Any:
     import torch
 
-    from ..export._warmup import lightly_train
-    from ..models import MODELS as REGISTRY
+    from pix2mobile.models import MODELS as REGISTRY
+    from pix2mobile.train.warmup import lightly_train
 
     spec = REGISTRY[key]
     torch.manual_seed(0)
@@ -82,7 +82,7 @@ def _trained(key: str, options: dict[str, Any], size: int, steps: int, cache: Pa
     else:
         lightly_train(generator, spec.io, size, steps=steps, seed=0)
         path.parent.mkdir(parents=True, exist_ok=True)
-        from .._io import atomic_path
+        from pix2mobile.files import atomic_path
 
         with atomic_path(path) as tmp:
             torch.save(generator.state_dict(), tmp)
@@ -91,7 +91,8 @@ def _trained(key: str, options: dict[str, Any], size: int, steps: int, cache: Pa
 
 def _export(spec: Any, generator: Any, size: int, fmt: str, out: Path, calibration: Any,
             keep_float: tuple[str, ...] = (), precisions: tuple[str, ...] = ("fp32", "int8")) -> Any:
-    from ..export import ExportOptions, export_model
+    from pix2mobile.convert.common import ExportOptions
+    from pix2mobile.pipelines.export import export_model
 
     return export_model(generator, spec, size, [fmt], out, precisions={fmt: list(precisions)}, force=True,
                         export_options=ExportOptions(calibration=calibration, keep_float=keep_float))
@@ -117,11 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     import torch
 
-    from ..export.manifest import artifact_path
-    from ..quantize import builtin_calibration, choose_precision
-    from .host import feed_for
-    from .latency import round_robin
-    from .runtimes import open_runtime
+    from pix2mobile.benchmark.host import feed_for
+    from pix2mobile.benchmark.latency import round_robin
+    from pix2mobile.convert.quantize.calibration import builtin_calibration
+    from pix2mobile.manifest import artifact_path
+    from pix2mobile.pipelines.auto import choose_precision
+    from pix2mobile.convert.formats import timed_runtimes
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
@@ -167,8 +169,9 @@ def main(argv: list[str] | None = None) -> int:
             for prec, art, where in (("fp32", fp32, out), ("int8", int8, int8_dir)):
                 if art.file:
                     path = artifact_path(where, art.file)
-                    calls[f"{fmt} {prec}"] = open_runtime(fmt, path, feed_for(art, spec.io, sample),
-                                                          order, args.threads)
+                    opener = timed_runtimes()[fmt].open
+                    assert opener is not None
+                    calls[f"{fmt} {prec}"] = opener(path, feed_for(art, spec.io, sample), order, args.threads)
                     consts[f"{fmt} {prec}"] = _constant_bytes(fmt, path)
         threads = torch.get_num_threads()          # training and export use every core; timing uses --threads
         torch.set_num_threads(args.threads)
@@ -217,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         if e["search"]:
             print(f"{e['model']} {e['format']}: {e['search']}")
     if args.json:
-        from .._io import write_json
+        from pix2mobile.files import write_json
 
         write_json(args.json, {"results": results, "misses": misses})
     for miss in misses:

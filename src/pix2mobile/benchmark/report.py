@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
-from .. import _io
+from pix2mobile import files as _io
 
 REPORT_SCHEMA_VERSION = 1
 Status = Literal["ok", "verify_failed", "export_failed", "skipped"]

@@ -28,32 +28,46 @@ from typing import Any, Sequence
 
 import torch
 
-from .. import __version__
-from ..errors import ConfigError
-from ..export.manifest import Manifest, artifact_path
-from ..export.pipeline import _run_all, parity_inputs
-from . import plots
-from .config import BenchConfig, all_cores
-from .eager import EagerModel, io_from_manifest, recipe_for
-from .host import HostArtifact, feed_for, key_of, open_artifacts
-from .latency import TimedEntry, measure_latency
-from .memory import measure_memory
-from .references import eager_runner, run_references
-from .report import Report, Row, evaluate_gate, write_report
-from .runtimes import COREML_UNTIMED, EAGER, RUNTIMES
+from pix2mobile import __version__
+from pix2mobile.benchmark import plots
+from pix2mobile.benchmark.config import BenchConfig, all_cores
+from pix2mobile.benchmark.eager import EagerModel, io_from_manifest, recipe_for
+from pix2mobile.benchmark.host import HostArtifact, feed_for, key_of, open_artifacts
+from pix2mobile.benchmark.latency import TimedEntry, measure_latency
+from pix2mobile.benchmark.memory import measure_memory
+from pix2mobile.benchmark.references import eager_runner, plot_references, run_references
+from pix2mobile.benchmark.report import Report, Row, evaluate_gate, write_report
+from pix2mobile.convert.formats import FORMATS, timed_runtimes
+from pix2mobile.errors import ConfigError
+from pix2mobile.manifest import Manifest, artifact_path
+from pix2mobile.pipelines.export import parity_inputs
+from pix2mobile.runtimes.common import run_all as _run_all
+from pix2mobile.runtimes.timing import COREML_UNTIMED, EAGER, EAGER_RUNTIME, NotTimed, Runtime
 
 log = logging.getLogger(__name__)
 EAGER_KEY = key_of(EAGER, "fp32")
-COREML = ("mlpackage", "mlmodel")
 DEFAULT_CONFIG = BenchConfig()
 """run_bench's default settings (BenchConfig is frozen, so one shared instance is safe)."""
 
 
+def host_runtimes() -> dict[str, Runtime]:
+    """Every runtime the host timing uses: each timed format's (from its row), then eager PyTorch."""
+    return {**timed_runtimes(), EAGER: EAGER_RUNTIME}
+
+
+def _timing(fmt: str) -> Runtime | NotTimed | None:
+    if fmt == EAGER:
+        return EAGER_RUNTIME
+    row = FORMATS.get(fmt)
+    return row.timing if row is not None else None
+
+
 def runtime_label(fmt: str) -> str:
-    if fmt in RUNTIMES:
-        return RUNTIMES[fmt].describe()
-    if fmt in COREML:
-        return "export.coreml_check (numpy reference evaluator: parity only)"
+    timing = _timing(fmt)
+    if isinstance(timing, Runtime):
+        return timing.describe()
+    if isinstance(timing, NotTimed):
+        return timing.label
     return fmt
 
 
@@ -86,8 +100,9 @@ def run_bench(export_dir: str | Path, out_dir: str | Path, cfg: BenchConfig = DE
 
     entries = _timed_entries(hosts, io, samples[0], recipe.to_json() if recipe else None)
     for h in hosts:
-        if h.row.status != "export_failed" and h.row.format in COREML:
-            h.row.latency_note = COREML_UNTIMED
+        how = _timing(h.row.format)
+        if h.row.status != "export_failed" and isinstance(how, NotTimed):
+            h.row.latency_note = how.reason
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="pix2mobile-bench-") as tmp:
         log.info("timing %d runtimes round-robin (%d warm-up + %d runs each, %d thread(s))",
@@ -119,7 +134,7 @@ def run_bench(export_dir: str | Path, out_dir: str | Path, cfg: BenchConfig = DE
     rows = [eager_row] + [h.row for h in hosts]
     notes: list[str] = []
     if cfg.adb:
-        from .device import device_rows
+        from pix2mobile.benchmark.device import device_rows
 
         device, why = device_rows(manifest, export_dir, cfg.adb, cfg.adb_path, cfg.device_dir, cfg.device_threads,
                                   cfg.runs, cfg.warmup, model_name)
@@ -137,7 +152,7 @@ def run_bench(export_dir: str | Path, out_dir: str | Path, cfg: BenchConfig = DE
     report.references = refs
     report.gate = evaluate_gate(rows, cfg.fail_below)
     if cfg.plots:
-        report.plots = _plots(report, refs, images, out, model_name, size)
+        report.plots = _plots(report, manifest.model.family, refs, images, out, model_name, size)
     write_report(report, out)
     log.info("wrote %s and %s", out / "report.json", out / "report.md")
     return report
@@ -146,7 +161,7 @@ def run_bench(export_dir: str | Path, out_dir: str | Path, cfg: BenchConfig = DE
 def check_inputs(cfg: BenchConfig) -> None:
     """Refuse a bad --style, --content or --vgg-weights before anything runs (a reference that is
     merely unmeasurable is still reported as skipped; a typo in a flag is the user's error)."""
-    from .._cli_util import open_image_arg
+    from pix2mobile.data.sources import open_image_arg
 
     open_image_arg(cfg.content, "content")
     if cfg.style is not None:
@@ -164,11 +179,13 @@ def _timed_entries(hosts: Sequence[HostArtifact], io: Any, sample: Sequence[torc
     if recipe is not None:
         entries.append(TimedEntry(EAGER_KEY, EAGER, None, feed_for(None, io, sample), order, recipe))
     for h in hosts:
-        if h.path is None or h.runner is None or h.row.format not in RUNTIMES:
-            if h.row.status != "export_failed" and h.row.format not in COREML and h.row.format not in RUNTIMES:
+        timing = _timing(h.row.format)
+        if h.path is None or h.runner is None or not isinstance(timing, Runtime):
+            if h.row.status != "export_failed" and timing is None:
                 h.row.latency_note = f"no host timing runtime for format {h.row.format}"
             continue
-        entries.append(TimedEntry(h.key, h.row.format, str(h.path), feed_for(h.entry, io, sample), order))
+        entries.append(TimedEntry(h.key, h.row.format, str(h.path), feed_for(h.entry, io, sample), order,
+                                  timing=timing))
     return entries
 
 
@@ -205,7 +222,7 @@ def _host_json(peak: dict[str, Any], threads: int) -> dict[str, Any]:
     return {"cpu": _cpu_name(), "machine": platform.machine(), "system": platform.platform(),
             "cores": all_cores(), "threads": threads, "python": platform.python_version(),
             "peak_gflops": peak.get("gflops"), "peak_method": peak.get("method"),
-            "runtimes": {k: r.describe() for k, r in RUNTIMES.items()}}
+            "runtimes": {k: r.describe() for k, r in host_runtimes().items()}}
 
 
 def _settings(cfg: BenchConfig, threads: int, eager_reason: str | None) -> dict[str, Any]:
@@ -213,7 +230,7 @@ def _settings(cfg: BenchConfig, threads: int, eager_reason: str | None) -> dict[
             "samples": cfg.samples, "seed": cfg.seed, "peak_size": cfg.peak_size,
             "interleaving": "round-robin in one child process, starting artifact rotating per round",
             "environment": {"OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": threads},
-            "runtime_settings": {k: r.settings for k, r in RUNTIMES.items()},
+            "runtime_settings": {k: r.settings for k, r in host_runtimes().items()},
             "statistics": "median, p90, min of all timed runs; mean and std after 3-sigma clipping",
             "checkpoint": cfg.checkpoint, "eager": "rebuilt from the checkpoint" if eager_reason is None
             else eager_reason, "coreml_latency": COREML_UNTIMED,
@@ -224,23 +241,10 @@ def _settings(cfg: BenchConfig, threads: int, eager_reason: str | None) -> dict[
             "fail_below": cfg.fail_below}
 
 
-def _plots(report: Report, refs: dict[str, Any], images: dict[str, Any], out: Path, model_name: str,
+def _plots(report: Report, family: str, refs: dict[str, Any], images: dict[str, Any], out: Path, model_name: str,
            size: tuple[int, ...]) -> dict[str, str]:
     title = f"{model_name} at {size[0]}x{size[1]}, {report.settings['threads']} thread(s)"
     made = {"latency_vs_size": plots.latency_vs_size(report.rows, out / "latency_vs_size.png", title),
             "psnr_per_precision": plots.psnr_per_precision(report.rows, out / "psnr_per_precision.png", title)}
-    nst = refs.get("nst")
-    if nst and nst.get("status") == "ok" and images.get("nst") is not None:
-        made["nst_vs_fast_style"] = plots.nst_side_by_side(nst, images["nst"], out / "nst_vs_fast_style.png")
-    morph = refs.get("morph")
-    if morph and morph.get("status") == "ok" and images.get("morph") is not None:
-        alphas = [f"alpha {a:.2f}" for a in morph["alphas"]]
-        cells = {r["key"]: [f"{a}: {p:.1f} dB" for a, p in zip(alphas, r["psnr_db_per_frame"])]
-                 for r in morph["artifacts"]}
-        made["morph_strip"] = plots.frame_strip(images["morph"], {}, alphas, out / "morph_strip.png", cells)
-    div = refs.get("diversity")
-    if div and div.get("status") == "ok" and images.get("diversity") is not None:
-        made["diversity_strip"] = plots.frame_strip(
-            images["diversity"], {r["key"]: f"{r['key']}\n{r['diversity']:.3f}" for r in div["artifacts"]},
-            [f"z{i}" for i in range(div["z_count"])], out / "diversity_strip.png")
+    made.update(plot_references(family, refs, images, out))   # the family's own plot (families/<family>.py)
     return {k: p.name for k, p in made.items()}

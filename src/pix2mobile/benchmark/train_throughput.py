@@ -37,13 +37,13 @@ def _sync(device: torch.device) -> None:
 
 
 def build(args: argparse.Namespace) -> tuple[Callable[[], None], Callable[[], None], str, torch.device]:
-    from ..data.builtin import sample_batch, style_image
-    from ..data.images import to_tensor
-    from ..models import get_variant
-    from ..models.perceptual import gram
-    from ..train.accel import Accel
-    from ..train.fast_style import LAYERS, FastStyleConfig, FastStyleModel, load_loss_vgg
-    from ..train.schedule import apply_lr
+    from pix2mobile.data.builtin import sample_batch, style_image
+    from pix2mobile.data.images import to_tensor
+    from pix2mobile.models import get_variant
+    from pix2mobile.models.perceptual import gram
+    from pix2mobile.train.accel import Accel
+    from pix2mobile.train.fast_style import LAYERS, FastStyleConfig, FastStyleModel, load_loss_vgg
+    from pix2mobile.train.schedule import apply_lr
 
     cfg = FastStyleConfig(out="unused", device=args.device, arch=args.arch, size=args.size,
                           batch_size=args.batch_size, compile=args.compile, vgg_weights=args.vgg_weights)
@@ -112,8 +112,8 @@ def measure(our_step: Callable[[], None], baseline_step: Callable[[], None], dev
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .. import _io
-    from ..errors import Pix2MobileError
+    from pix2mobile import files as _io
+    from pix2mobile.errors import Pix2MobileError
 
     p = argparse.ArgumentParser(prog="python -m pix2mobile.benchmark.train_throughput", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

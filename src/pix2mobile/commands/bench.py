@@ -28,14 +28,14 @@ import logging
 import sys
 from pathlib import Path
 
-from .._cli_util import add_config_args, config_from_args
+from pix2mobile.commands.flags import add_config_args, config_from_args
 
 HELP = "benchmark an export's artifacts (latency, memory, parity, desktop references, optional phone)"
 log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..benchmark.config import BenchConfig
+    from pix2mobile.benchmark.config import BenchConfig
 
     p.add_argument("export_dir", type=Path, help="directory holding manifest.json (written by `pix2mobile export`)")
     p.add_argument("--out", required=True, type=Path, help="directory for report.json, report.md and plots")
@@ -43,8 +43,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..benchmark.config import BenchConfig
-    from ..benchmark.run import run_bench
+    from pix2mobile.benchmark.config import BenchConfig
+    from pix2mobile.benchmark.run import run_bench
 
     cfg = config_from_args(BenchConfig, args)
     report = run_bench(args.export_dir, args.out, cfg)

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .. import _io
+from pix2mobile import files as _io
 
 STYLE_MLPACKAGE = ("fp32",)
 """The style model's ML Program precisions. The demo's lite net sees |x - mean| above 256 in its first
@@ -59,16 +59,18 @@ def _stage(n: int, total: int, what: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..benchmark import BenchConfig, run_bench
-    from ..benchmark.report import markdown
-    from ..errors import ConfigError
-    from ..export import FORMATS, ExportOptions, export_model
-    from ..models.gatys import NSTConfig
-    from ..models.loading import load_generator
-    from ..train import fast_style as train_style
-    from ..train import morph as train_morph
-    from . import nst
-    from .export import format_table
+    from pix2mobile.benchmark import BenchConfig, run_bench
+    from pix2mobile.benchmark.report import markdown
+    from pix2mobile.commands import nst
+    from pix2mobile.commands.export import format_table
+    from pix2mobile.convert.common import ExportOptions
+    from pix2mobile.convert.formats import FORMATS
+    from pix2mobile.errors import ConfigError
+    from pix2mobile.models.gatys import NSTConfig
+    from pix2mobile.models.loading import load_generator
+    from pix2mobile.pipelines.export import export_model
+    from pix2mobile.train import fast_style as train_style
+    from pix2mobile.train import morph as train_morph
 
     out: Path = args.out
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]

@@ -23,8 +23,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from ..limits import MAX_CALIBRATION, MAX_SAMPLES, check_side
+from pix2mobile.errors import ConfigError
+from pix2mobile.limits import MAX_CALIBRATION, MAX_SAMPLES, check_side
 
 HELP = "export a run directory or .pth to ptl/tflite/mlpackage/mlmodel/onnx/pte, verified"
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def _option(text: str) -> tuple[str, Any]:
 
 
 def _threshold(text: str) -> tuple[str, float]:
-    from ..export._common import PRECISIONS
+    from pix2mobile.convert.common import PRECISIONS
 
     key, value = _option(text)
     if not isinstance(value, (int, float)) or isinstance(value, bool):
@@ -56,7 +56,7 @@ def _threshold(text: str) -> tuple[str, float]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..export import FORMATS
+    from pix2mobile.convert.formats import FORMATS
 
     p.add_argument("checkpoint", type=Path, help="run directory (model.json + model.safetensors) or a .pth file")
     p.add_argument("--out", type=Path, required=True, help="output directory for artifacts and manifest.json")
@@ -124,9 +124,11 @@ def format_table(manifest: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..export import FORMATS, ExportOptions, export_model
-    from ..models.loading import load_generator
-    from ..quantize.recipes import needs_calibration
+    from pix2mobile.convert.common import ExportOptions
+    from pix2mobile.convert.formats import FORMATS
+    from pix2mobile.convert.quantize.recipes import needs_calibration
+    from pix2mobile.models.loading import load_generator
+    from pix2mobile.pipelines.export import export_model
 
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     unknown = [f for f in formats if f not in FORMATS]
@@ -147,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     calibration = None
     plan = [(f, p) for f, ps in (precisions or {}).items() for p in ps]
     if args.calibration is not None or args.auto or needs_calibration(plan):
-        from ..quantize.calibration import load_calibration
+        from pix2mobile.convert.quantize.calibration import load_calibration
 
         calibration = load_calibration(args.calibration, loaded.spec.io, size, args.calibration_count)
     export_options = ExportOptions(channel_last=not args.nchw_tflite, image_io=not args.no_image_io,
@@ -156,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
                   checkpoint=loaded.source, samples=args.samples, force=args.force)
     log.info("exporting %s (%s) at %dx%d to %s", loaded.spec.key, loaded.source, size[0], size[1], ", ".join(formats))
     if args.auto:
-        from ..quantize.auto import export_auto
+        from pix2mobile.pipelines.auto import export_auto
 
         manifest, result = export_auto(loaded.generator, loaded.spec, size, formats[0], args.out,
                                        target_psnr=args.target_psnr, calibration=calibration,

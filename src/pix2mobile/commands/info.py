@@ -13,7 +13,7 @@ import json
 import sys
 from importlib import metadata
 
-from ..limits import MAX_IMAGE_SIDE, check_side
+from pix2mobile.limits import MAX_IMAGE_SIDE, check_side
 
 HELP = "list models (params, MACs), export formats and installed converter versions"
 
@@ -42,7 +42,7 @@ def _names(value: object) -> str:
 
 
 def gather(size: tuple[int, int]) -> dict:
-    from ..models import MODELS, model_cost
+    from pix2mobile.models import MODELS, model_cost
 
     models = []
     for key, spec in MODELS.items():
@@ -55,12 +55,13 @@ def gather(size: tuple[int, int]) -> dict:
                        "description": spec.description})
     formats = []
     try:
-        from ..export import FORMATS
+        from pix2mobile.convert.formats import FORMATS, format_table
     except ImportError:
-        FORMATS = {}
-    for key, fmt in FORMATS.items():
+        FORMATS, format_table = {}, lambda: []
+    for (key, fmt), row in zip(FORMATS.items(), format_table()):
         formats.append({"key": key, "suffix": fmt.suffix, "precisions": list(fmt.precisions),
-                        "converter": _names(fmt.converter), "runtime": _names(fmt.runtime)})
+                        "converter": _names(fmt.converter), "runtime": _names(fmt.runtime),
+                        "timed": row["timed on host"], "device": row["device tool"]})
     return {"size": list(size), "models": models, "formats": formats, "versions": versions()}
 
 
@@ -82,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         for f in data["formats"]:
             lines.append(f"  {f['key']:10} {f['suffix']:11} precisions {','.join(f['precisions']):22} "
                          f"via {f['converter']}, verified with {f['runtime']}")
+            lines.append(f"  {'':10} timed on host: {f['timed']}; device tool: {f['device']}")
     lines += ["", "Installed converters and runtimes:"]
     lines += [f"  {k:18} {v or 'not installed'}" for k, v in data["versions"].items()]
     print("\n".join(lines))

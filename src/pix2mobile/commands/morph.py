@@ -13,8 +13,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from ..limits import MAX_IMAGE_SIDE
-from ..train.morph import MAX_FRAMES
+from pix2mobile.limits import MAX_IMAGE_SIDE
+from pix2mobile.train.morph import MAX_FRAMES
 
 HELP = "render a trained morph's transition (PNG frames + animated GIF)"
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..train.morph import render_transition
+    from pix2mobile.train.morph import render_transition
 
     paths = render_transition(args.run, args.steps, tuple(args.size), args.out, tuple(args.pair),
                               duration_ms=args.duration, force=args.force)

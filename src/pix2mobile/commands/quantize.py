@@ -27,8 +27,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from ..limits import MAX_CALIBRATION
+from pix2mobile.errors import ConfigError
+from pix2mobile.limits import MAX_CALIBRATION
 
 HELP = "quantize existing float artifacts (tflite, Core ML) and gate them on real images"
 log = logging.getLogger(__name__)
@@ -67,12 +67,15 @@ def describe_row(a: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..export.manifest import MANIFEST_NAME, Manifest
-    from ..quantize import quantize_export_dir, quantize_file
+    from pix2mobile.manifest import MANIFEST_NAME, Manifest
+    from pix2mobile.pipelines.quantize import quantize_export_dir, quantize_file
 
     if not 1 <= args.calibration_count <= MAX_CALIBRATION:
         raise ConfigError(f"--calibration-count must be between 1 and {MAX_CALIBRATION}, got {args.calibration_count}")
-    if args.path.is_dir() and args.path.suffix != ".mlpackage":
+    from pix2mobile.convert.formats import format_for_suffix
+
+    as_file = format_for_suffix(args.path.suffix)      # a format whose artifact is a folder is still a file
+    if args.path.is_dir() and not (as_file is not None and as_file.is_dir):
         if args.out is not None:
             raise ConfigError("--out is for a single file; a folder's new rows go into the folder")
         before = list(Manifest.read(args.path).artifacts) if (args.path / MANIFEST_NAME).is_file() else []

@@ -18,38 +18,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable
 
-from .._cli_util import add_config_args, config_from_args
-from ..train import bicyclegan, cyclegan, fast_style, morph
-from ..train.config import TrainConfig
-from ..train.loop import TrainingInterrupted
+from pix2mobile.commands.flags import add_config_args, config_from_args
+from pix2mobile.families import FAMILIES, Recipe
+from pix2mobile.train.loop import TrainingInterrupted
 
-HELP = "train a generator (fast-style, cyclegan, bicyclegan, morph)"
+RECIPES: dict[str, Recipe] = {f.recipe.name: f.recipe for f in FAMILIES.values()}
+"""One subcommand per family, declared with the family (`pix2mobile/families/<family>.py`)."""
+HELP = f"train a generator ({', '.join(RECIPES)})"
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainCommand:
-    help: str
-    config: type[TrainConfig]
-    train: Callable[..., Path]
-    description: str = ""
-    skip: tuple[str, ...] = ()      # config fields that do not apply to this recipe
-
-
-RECIPES: dict[str, TrainCommand] = {
-    "fast-style": TrainCommand("feed-forward style transfer (content folder + one style image)",
-                               fast_style.FastStyleConfig, fast_style.train, fast_style.__doc__ or ""),
-    "cyclegan": TrainCommand("unpaired translation between two image folders",
-                             cyclegan.CycleGANConfig, cyclegan.train, cyclegan.__doc__ or ""),
-    "bicyclegan": TrainCommand("multimodal paired translation (sketch -> photo, several per sketch)",
-                               bicyclegan.BicycleGANConfig, bicyclegan.train, bicyclegan.__doc__ or ""),
-    "morph": TrainCommand("coordinate MLPs of an image sequence, for weight-blended morphs",
-                          morph.MorphConfig, morph.train, morph.__doc__ or "", skip=("batch_size", "num_samples")),
-}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -58,9 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         q = sub.add_parser(name, help=recipe.help, description=recipe.description,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         add_config_args(q, recipe.config, skip=recipe.skip)
-        if name == "morph":
-            q.add_argument("--independent", dest="chain", action="store_false",
-                           help="fit every image from the same initialisation (not from the previous one)")
+        for alias in recipe.aliases:
+            alias.add_to(q)
 
 
 def run(args: argparse.Namespace) -> int:

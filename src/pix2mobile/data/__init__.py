@@ -6,15 +6,12 @@
 - `generated`: procedural domains (suprematist, edges, painterly, swirls), seeded.
 """
 
-from pix2mobile.data.builtin import (BUILTIN_KINDS, STYLES, builtin_dataset, content_images,
-                                     sample_batch, style_image)
-from pix2mobile.data.datasets import (AlignedAB, Crop, ImageFolder, ImageSet, UnalignedAB, collect,
-                                      discover_images)
-from pix2mobile.data.generated import (canny_edges, edges_photo_pair, painterly, suprematist,
-                                       swirl_painting)
-from pix2mobile.data.images import (DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageInfo, center_crop,
-                                    crop_box, load_image, probe_image, random_crop, resize_longer,
-                                    resize_shorter, save_image, to_pil, to_rgb, to_tensor)
+from pix2mobile.data.builtin import BUILTIN_KINDS, STYLES, builtin_dataset, content_images, sample_batch, style_image
+from pix2mobile.data.datasets import AlignedAB, Crop, ImageFolder, ImageSet, UnalignedAB, collect, discover_images
+from pix2mobile.data.generated import canny_edges, edges_photo_pair, painterly, suprematist, swirl_painting
+from pix2mobile.data.images import (DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageInfo, center_crop, crop_box, load_image,
+                                    probe_image, random_crop, resize_longer, resize_shorter, save_image, to_pil, to_rgb,
+                                    to_tensor)
 
 __all__ = [
     "AlignedAB", "BUILTIN_KINDS", "Crop", "DEFAULT_MAX_PIXELS", "IMAGE_SUFFIXES", "ImageFolder",

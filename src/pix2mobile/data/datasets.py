@@ -23,8 +23,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from pix2mobile.data.images import (DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageInfo, crop_box,
-                                    load_image, probe_image, resize_shorter, to_rgb, to_tensor)
+from pix2mobile.data.images import (DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageInfo, crop_box, load_image, probe_image,
+                                    resize_shorter, to_rgb, to_tensor)
 from pix2mobile.errors import ConfigError, DataError, ImageError
 
 log = logging.getLogger(__name__)

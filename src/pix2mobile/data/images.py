@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from pix2mobile import _io
+from pix2mobile import files as _io
 from pix2mobile.errors import ImageError
 
 log = logging.getLogger(__name__)

@@ -1,8 +1,9 @@
 """The model zoo: one literal registry row per generator variant, keyed "family/arch".
 
 To add a variant: write its module (a plain `nn.Module` plus a `VariantSpec`), add one line to
-`MODELS`, and one test. Names are looked up, never imported from strings; an unknown name
-raises `ConfigError` listing the valid keys.
+`MODELS` and one to its family's `variants` (`pix2mobile/families/<family>.py`), and one test.
+Names are looked up, never imported from strings; an unknown name raises `ConfigError` listing
+the valid keys.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from typing import Any
 
 import torch
 
-from ..errors import ConfigError
-from . import bicyclegan, cyclegan, fast_style, morph
-from .flops import count_macs, count_params, example_inputs
-from .spec import IOSpec, TensorSpec, VariantSpec
+from pix2mobile.errors import ConfigError
+from pix2mobile.models import bicyclegan, cyclegan, fast_style, morph
+from pix2mobile.models.flops import count_macs, count_params, example_inputs
+from pix2mobile.models.spec import IOSpec, TensorSpec, VariantSpec
 
 MODELS: dict[str, VariantSpec] = {
     "fast_style/johnson": fast_style.JOHNSON,

@@ -15,9 +15,9 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..errors import ConfigError
-from .cyclegan import InstanceNorm, convert_junyanz
-from .spec import IOSpec, TensorSpec, VariantSpec
+from pix2mobile.errors import ConfigError
+from pix2mobile.models.cyclegan import InstanceNorm, convert_junyanz
+from pix2mobile.models.spec import IOSpec, TensorSpec, VariantSpec
 
 NZ = 8
 

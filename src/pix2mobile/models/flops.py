@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .spec import IOSpec
+from pix2mobile.models.spec import IOSpec
 
 
 def example_inputs(io: IOSpec, size: tuple[int, int], batch: int = 1, seed: int = 0) -> tuple[torch.Tensor, ...]:

@@ -14,10 +14,10 @@ from typing import Callable, Literal
 
 import torch
 
-from ..errors import ConfigError
-from ..limits import check_finite
-from .perceptual import GATYS_CONTENT, GATYS_STYLE, PerceptualLoss
-from .vgg import VGG
+from pix2mobile.errors import ConfigError
+from pix2mobile.limits import check_finite
+from pix2mobile.models.perceptual import GATYS_CONTENT, GATYS_STYLE, PerceptualLoss
+from pix2mobile.models.vgg import VGG
 
 log = logging.getLogger(__name__)
 

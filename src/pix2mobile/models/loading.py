@@ -7,7 +7,6 @@ variant's `convert_reference` (stale InstanceNorm stats dropped, `module.` prefi
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,10 +14,11 @@ from typing import Any, Mapping
 
 from torch import nn
 
-from ..checkpoint import META_NAME, WEIGHTS_NAME, load_pth, load_run, load_state_dict_strict
-from ..errors import CheckpointError, ConfigError
-from . import get_variant
-from .spec import VariantSpec
+from pix2mobile.checkpoint import META_NAME, WEIGHTS_NAME, load_pth, load_run, load_state_dict_strict
+from pix2mobile.errors import CheckpointError, ConfigError
+from pix2mobile.files import tree_sha256
+from pix2mobile.models import get_variant
+from pix2mobile.models.spec import VariantSpec
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +31,6 @@ class LoadedModel:
     source: Path
     sha256: str
     meta: dict[str, Any] = field(default_factory=dict)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def load_generator(checkpoint: str | Path, family: str | None = None, arch: str | None = None,
@@ -56,7 +48,7 @@ def load_generator(checkpoint: str | Path, family: str | None = None, arch: str 
         opts = {**spec.defaults, **meta.get("options", {}), **(options or {})}
         generator = spec.create(**opts)
         load_state_dict_strict(generator, state, source=str(path / WEIGHTS_NAME))
-        return LoadedModel(spec, generator.eval(), opts, path, _sha256(path / WEIGHTS_NAME), meta)
+        return LoadedModel(spec, generator.eval(), opts, path, tree_sha256(path / WEIGHTS_NAME)[1], meta)
     if not path.exists():
         raise CheckpointError(f"{path}: no such file or run directory")
     if not family or not arch:
@@ -67,4 +59,4 @@ def load_generator(checkpoint: str | Path, family: str | None = None, arch: str 
     generator = spec.create(**opts)
     load_state_dict_strict(generator, spec.convert_reference(load_pth(path)), source=str(path))
     log.info("loaded %s as %s", path, spec.key)
-    return LoadedModel(spec, generator.eval(), opts, path, _sha256(path))
+    return LoadedModel(spec, generator.eval(), opts, path, tree_sha256(path)[1])

@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError
-from .spec import IOSpec, TensorSpec, VariantSpec
+from pix2mobile.errors import ConfigError
+from pix2mobile.models.spec import IOSpec, TensorSpec, VariantSpec
 
 
 def coordinate_grid(size: tuple[int, int], fourier: int = 0) -> torch.Tensor:

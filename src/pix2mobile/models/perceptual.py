@@ -13,7 +13,7 @@ from typing import Sequence, cast
 
 import torch
 
-from .vgg import VGG
+from pix2mobile.models.vgg import VGG
 
 GATYS_CONTENT = ("relu4_2",)
 GATYS_STYLE = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")

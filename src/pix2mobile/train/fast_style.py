@@ -17,17 +17,17 @@ from typing import Any, Literal
 
 import torch
 
-from .._cli_util import open_image_arg
-from ..errors import ConfigError, ImageError
-from ..limits import MAX_IMAGE_SIDE, check_side
-from ..models import get_variant
-from ..models.perceptual import PerceptualLoss
-from ..models.vgg import VGG, load_vgg
-from .accel import Accel
-from .config import TrainConfig
-from .data import fixed_batch
-from .loop import Recipe, StepHook, export_meta, open_session, run_loop, seeded_batches
-from .schedule import LinearDecay
+from pix2mobile.data.sources import open_image_arg
+from pix2mobile.errors import ConfigError, ImageError
+from pix2mobile.limits import MAX_IMAGE_SIDE, check_side
+from pix2mobile.models import get_variant
+from pix2mobile.models.perceptual import PerceptualLoss
+from pix2mobile.models.vgg import VGG, load_vgg
+from pix2mobile.train.accel import Accel
+from pix2mobile.train.config import TrainConfig
+from pix2mobile.train.data import fixed_batch
+from pix2mobile.train.loop import Recipe, StepHook, export_meta, open_session, run_loop, seeded_batches
+from pix2mobile.train.schedule import LinearDecay
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def load_loss_vgg(weights: str) -> VGG:
 
 
 def content_dataset(cfg: FastStyleConfig) -> Any:
-    from ..data import ImageFolder, builtin_dataset
+    from pix2mobile.data import ImageFolder, builtin_dataset
 
     if cfg.data == "builtin":
         return builtin_dataset("content", cfg.size, random_crop=cfg.augment, flip=cfg.augment)
@@ -143,7 +143,7 @@ def content_dataset(cfg: FastStyleConfig) -> Any:
 
 
 def style_tensor(cfg: FastStyleConfig) -> torch.Tensor:
-    from ..data.images import resize_shorter, to_tensor
+    from pix2mobile.data.images import resize_shorter, to_tensor
 
     img = open_image_arg(cfg.style, "style")
     short = cfg.style_size or cfg.size

@@ -22,14 +22,15 @@ from typing import Any, Callable, Protocol
 import torch
 from torch import nn
 
-from .. import __version__, _io
-from ..checkpoint import save_run
-from ..errors import ConfigError, TrainingError
-from . import records
-from .accel import Accel
-from .config import TrainConfig, merge_resumed
-from .data import BatchSource, SeededBatches
-from .schedule import apply_lr
+from pix2mobile import __version__
+from pix2mobile import files as _io
+from pix2mobile.checkpoint import save_run
+from pix2mobile.errors import ConfigError, TrainingError
+from pix2mobile.train import records
+from pix2mobile.train.accel import Accel
+from pix2mobile.train.config import TrainConfig, merge_resumed
+from pix2mobile.train.data import BatchSource, SeededBatches
+from pix2mobile.train.schedule import apply_lr
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +201,7 @@ class _Loop:
         records.set_rng_state(state["rng"], self.accel.device)   # last: nothing may draw after this
 
     def run(self, on_step: StepHook | None) -> Path:
-        from ..commands.progress import bar
+        from pix2mobile.progress import bar
 
         self._restore()
         resumed = self.s.state is not None
@@ -282,7 +283,7 @@ class _Loop:
         log.debug("step %d: %s", self.step, ", ".join(f"{k}={v:.4g}" for k, v in row.items()))
 
     def sample(self) -> Path:
-        from ..data.images import save_image
+        from pix2mobile.data.images import save_image
 
         devices = [self.accel.device] if self.accel.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices), torch.no_grad(), self.accel.autocast():

@@ -18,17 +18,17 @@ from typing import Any, cast
 import torch
 import torch.nn.functional as F
 
-from .. import _io
-from ..checkpoint import load_run, load_state_dict_strict
-from ..errors import CheckpointError, ConfigError
-from ..limits import check_side
-from ..models import get_variant
-from ..models.morph import MorphGenerator, MorphStack, coordinate_grid
-from .accel import Accel
-from .config import TrainConfig
-from .data import Repeat
-from .loop import Recipe, StepHook, export_meta, open_session, run_loop
-from .schedule import LinearDecay, PerStage
+from pix2mobile import files as _io
+from pix2mobile.checkpoint import load_run, load_state_dict_strict
+from pix2mobile.errors import CheckpointError, ConfigError
+from pix2mobile.limits import check_side
+from pix2mobile.models import get_variant
+from pix2mobile.models.morph import MorphGenerator, MorphStack, coordinate_grid
+from pix2mobile.train.accel import Accel
+from pix2mobile.train.config import TrainConfig
+from pix2mobile.train.data import Repeat
+from pix2mobile.train.loop import Recipe, StepHook, export_meta, open_session, run_loop
+from pix2mobile.train.schedule import LinearDecay, PerStage
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,8 @@ class MorphConfig(TrainConfig):
 
 def load_images(cfg: MorphConfig) -> tuple[list[str], torch.Tensor]:
     """(names, (n, 3, size, size) in [0, 1]): centre-cropped squares, validated up front."""
-    from ..data import ImageFolder, suprematist
-    from ..data.images import load_image
+    from pix2mobile.data import ImageFolder, suprematist
+    from pix2mobile.data.images import load_image
 
     named: list[tuple[str, Any]] = []
     for item in cfg.images:
@@ -185,7 +185,7 @@ def render_transition(run: str | Path, steps: int, size: tuple[int, int], out_di
     Writes frame_000.png ... and morph_I_J.gif (forth and back, looping) into `out_dir`, each
     atomically; returns the frame paths in order, then the GIF's.
     """
-    from ..data.images import save_image, to_pil
+    from pix2mobile.data.images import save_image, to_pil
 
     if not 2 <= steps <= MAX_FRAMES:
         raise ConfigError(f"--steps must be between 2 (alpha 0 and 1) and {MAX_FRAMES} frames, got {steps}")

@@ -20,9 +20,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from .. import _io
-from ..checkpoint import first_line
-from ..errors import CheckpointError
+from pix2mobile import files as _io
+from pix2mobile.checkpoint import first_line
+from pix2mobile.errors import CheckpointError
 
 log = logging.getLogger(__name__)
 

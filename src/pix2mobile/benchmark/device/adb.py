@@ -1,10 +1,9 @@
 """On-device rows over adb: push each artifact, run its format's benchmark tool, parse the output.
 
-| format | tool on the device       | script                          | parser                        |
-|--------|--------------------------|---------------------------------|-------------------------------|
-| tflite | TFLite `benchmark_model` | scripts/tflite_benchmark_model.sh | `parse_benchmark_model`     |
-| pte    | ExecuTorch `executor_runner` | scripts/executorch_runner.sh | `parse_executor_runner`      |
-| ptl    | PyTorch `speed_benchmark_torch` | scripts/speed_benchmark_torch.sh | `parse_speed_benchmark_torch` |
+Which tool, script and parser a format uses is its row's `device` (`convert.formats.FORMATS`,
+the tools and parsers themselves in `runtimes.device`; `docs/formats.md` lists them). A row
+whose `device` is a sentence gets a skipped row with that sentence; one with None, a skipped
+row saying pix2mobile has no on-device runner for it.
 
 The tools are expected at `--device-dir` on the phone (pushed once by hand; the scripts say how
 when one is missing). Every artifact gets a row for the device whatever happens: when adb is
@@ -18,37 +17,22 @@ import logging
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
-from ...export.manifest import artifact_path
-from ..report import Row, Status
-from .parsers import DeviceRun, parse_benchmark_model, parse_executor_runner, parse_speed_benchmark_torch
+from pix2mobile.benchmark.report import Row, Status
+from pix2mobile.convert.formats import FORMATS
+from pix2mobile.manifest import artifact_path
+from pix2mobile.runtimes.device import DeviceRun, DeviceTool
 
 log = logging.getLogger(__name__)
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 TOOL_TIMEOUT_S = 1800
 
 
-@dataclass(frozen=True)
-class DeviceTool:
-    label: str
-    binary: str
-    script: str
-    parse: Callable[[str], DeviceRun]
-
-
-TOOLS: dict[str, DeviceTool] = {
-    "tflite": DeviceTool("TFLite benchmark_model", "benchmark_model", "tflite_benchmark_model.sh",
-                         parse_benchmark_model),
-    "pte": DeviceTool("ExecuTorch executor_runner", "executor_runner", "executorch_runner.sh",
-                      parse_executor_runner),
-    "ptl": DeviceTool("PyTorch speed_benchmark_torch", "speed_benchmark_torch", "speed_benchmark_torch.sh",
-                      parse_speed_benchmark_torch),
-}
-NOT_ON_ANDROID = {"mlpackage": "Core ML runs on iOS/macOS; adb drives Android devices only",
-                  "mlmodel": "Core ML runs on iOS/macOS; adb drives Android devices only"}
+def tools() -> dict[str, DeviceTool]:
+    """The on-device tool of every format that has one, from the format table."""
+    return {k: f.device for k, f in FORMATS.items() if isinstance(f.device, DeviceTool)}
 
 
 def find_adb(adb_path: str) -> str | None:
@@ -92,7 +76,7 @@ def _input_args(artifact: Any) -> list[str]:
 def run_tool(adb: str, serial: str, fmt: str, path: Path, device_dir: str, threads: int, runs: int,
              warmup: int, extra: Sequence[str] = ()) -> tuple[DeviceRun | None, str | None]:
     """Run one script; (parsed run, None) or (None, why it could not run)."""
-    tool = TOOLS[fmt]
+    tool = tools()[fmt]
     cmd = ["bash", str(SCRIPTS / tool.script), serial, str(path), device_dir, str(threads), str(runs),
            str(warmup), *extra]
     try:
@@ -119,7 +103,9 @@ def device_rows(manifest: Any, export_dir: Path, serial: str, adb_path: str, dev
     device = f"android:{serial}"
     adb, why = unavailable_reason(serial, adb_path)
     rows = []
+    known = tools()
     for art in manifest.artifacts:
+        fmt = FORMATS.get(art.format)
         base = dict(model=model_name, format=art.format, precision=art.precision, device=device, file=art.file,
                     bytes=art.bytes, size_mb=None if art.bytes is None else art.bytes / 1e6,
                     params=manifest.model.params, macs=manifest.model.macs)
@@ -127,11 +113,11 @@ def device_rows(manifest: Any, export_dir: Path, serial: str, adb_path: str, dev
             rows.append(Row(status="export_failed", reason=art.reason, **base))
         elif why is not None:
             rows.append(Row(status="skipped", reason=why, **base))
-        elif art.format in NOT_ON_ANDROID:
-            rows.append(Row(status="skipped", reason=NOT_ON_ANDROID[art.format], **base))
-        elif art.format not in TOOLS:
+        elif fmt is not None and isinstance(fmt.device, str):
+            rows.append(Row(status="skipped", reason=fmt.device, **base))
+        elif art.format not in known:
             rows.append(Row(status="skipped", reason=f"pix2mobile has no on-device runner for {art.format} "
-                                                     f"(only {', '.join(TOOLS)})", **base))
+                                                     f"(only {', '.join(known)})", **base))
         else:
             rows.append(_run_row(adb, serial, art, export_dir, device_dir, threads, runs, warmup, base))
     if why:
@@ -141,11 +127,11 @@ def device_rows(manifest: Any, export_dir: Path, serial: str, adb_path: str, dev
 
 def _run_row(adb: str | None, serial: str, art: Any, export_dir: Path, device_dir: str, threads: int,
              runs: int, warmup: int, base: dict[str, Any]) -> Row:
-    tool = TOOLS[art.format]
+    tool = tools()[art.format]
     path = artifact_path(export_dir, art.file)      # never push a file from outside the export folder
     if not path.exists():
         return Row(status="skipped", reason=f"artifact file {art.file} is missing", **base)
-    extra = _input_args(art) if art.format == "ptl" else []
+    extra = _input_args(art) if tool.input_shapes else []
     parsed, why = run_tool(adb or "adb", serial, art.format, path, device_dir, threads, runs, warmup, extra)
     if parsed is None:
         return Row(status="skipped", reason=why, runtime=tool.label, **base)
@@ -158,7 +144,7 @@ def _run_row(adb: str | None, serial: str, art: Any, export_dir: Path, device_di
                latency_ms_median=parsed.latency_ms_median, latency_ms_p90=parsed.latency_ms_p90,
                latency_ms_min=parsed.latency_ms_min, latency_ms_mean=parsed.latency_ms_mean,
                latency_ms_std=parsed.latency_ms_std, latency_note=note, warmup=warmup,
-               runs=parsed.runs, threads=None if art.format == "ptl" else threads,
+               runs=parsed.runs, threads=threads if tool.sets_threads else None,
                peak_mem_mb=parsed.peak_mem_mb,
                notes=[f"init {parsed.init_ms:.3g} ms, first run {parsed.first_ms:.3g} ms"]
                if parsed.init_ms is not None and parsed.first_ms is not None else [], **base)

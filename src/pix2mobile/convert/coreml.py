@@ -1,0 +1,165 @@
+"""Core ML: `.mlpackage` (ML Program) and `.mlmodel` (NeuralNetwork) through coremltools.
+
+Both convert from `torch.export.export(...).run_decompositions({})`; when that path fails the
+traced TorchScript module is converted instead and the notes say why.
+
+- Image inputs are `ct.ImageType` (RGB) with scale/bias from the IOSpec range, so the app feeds
+  raw 0..255 pixels; image outputs are `ct.ImageType` too (the module is wrapped to emit
+  0..255), so the app gets a pixel buffer back. Latent and scalar inputs stay tensors.
+- ML Program: fp16 compute precision by default, fp32 on request; iOS 16 target.
+- NeuralNetwork: fp32, iOS 13 target (iOS 14 if 13 cannot express the model).
+- Author, licence, description, version and per-input/output descriptions go into the model
+  metadata; `pix2mobile.io` holds the IOSpec as JSON.
+
+coremltools converts on Linux but cannot predict there; `coreml_eval.CoreMLModel` (a numpy
+evaluator of saved models, fp16 programs with fp16 intermediates) is the runner.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from pix2mobile.convert.common import Exported, ExportOptions, NamedIO, size_of, tensor_info
+from pix2mobile.errors import ExportError
+from pix2mobile.files import atomic_dir, atomic_path
+from pix2mobile.models.spec import IOSpec, TensorSpec
+from pix2mobile.runtimes.common import as_outputs, first_line, require
+
+log = logging.getLogger(__name__)
+
+
+def export_mlpackage(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOSpec, out_path: Path,
+                     opts: ExportOptions) -> Exported:
+    return _export(module, example_inputs, io, Path(out_path), opts, backend="mlprogram")
+
+
+def export_mlmodel(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOSpec, out_path: Path,
+                   opts: ExportOptions) -> Exported:
+    if opts.precision != "fp32":
+        raise ExportError(f"mlmodel (NeuralNetwork) exports fp32 only, not {opts.precision}")
+    return _export(module, example_inputs, io, Path(out_path), opts, backend="neuralnetwork")
+
+
+def _ct_inputs(ct: Any, io: IOSpec, example_inputs: Sequence[torch.Tensor], image_io: bool) -> list[Any]:
+    out = []
+    for spec, x in zip(io.inputs, example_inputs):
+        if spec.kind == "image" and image_io and spec.channels in (1, 3):
+            lo, hi = spec.range
+            layout = ct.colorlayout.RGB if spec.channels == 3 else ct.colorlayout.GRAYSCALE
+            bias = [lo] * 3 if spec.channels == 3 else lo
+            out.append(ct.ImageType(name=spec.name, shape=tuple(x.shape), scale=(hi - lo) / 255.0, bias=bias,
+                                    color_layout=layout))
+        else:
+            out.append(ct.TensorType(name=spec.name, shape=tuple(x.shape), dtype=np.float32))
+    return out
+
+
+def _ct_outputs(ct: Any, io: IOSpec, image_io: bool) -> list[Any]:
+    out = []
+    for spec in io.outputs:
+        if spec.kind == "image" and image_io and spec.channels in (1, 3):
+            layout = ct.colorlayout.RGB if spec.channels == 3 else ct.colorlayout.GRAYSCALE
+            out.append(ct.ImageType(name=spec.name, color_layout=layout))
+        else:
+            out.append(ct.TensorType(name=spec.name))
+    return out
+
+
+def _describe(spec: TensorSpec, pixels: bool) -> str:
+    lo, hi = spec.range
+    if pixels:
+        colour = "RGB" if spec.channels == 3 else "grayscale"
+        return f"{colour} image, raw pixels 0..255 (the model works on [{lo:g}, {hi:g}] internally)"
+    return f"{spec.kind} {spec.layout} float32, range [{lo:g}, {hi:g}]"
+
+
+def _export(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOSpec, out_path: Path,
+            opts: ExportOptions, backend: str) -> Exported:
+    ct = require("coremltools", "coremltools", "Core ML export")
+    image_in = {s.name: opts.image_io and s.kind == "image" and s.channels in (1, 3) for s in io.inputs}
+    image_out = {s.name: opts.image_io and s.kind == "image" and s.channels in (1, 3) for s in io.outputs}
+    wrapper = NamedIO(module.eval(), io, pixel_outputs=opts.image_io, dict_outputs=False).eval()
+    notes: list[str] = []
+    if backend == "mlprogram":
+        targets = [ct.target.iOS16]
+        kwargs: dict[str, Any] = {"convert_to": "mlprogram", "compute_precision":
+                                  ct.precision.FLOAT16 if opts.precision == "fp16" else ct.precision.FLOAT32}
+    else:
+        targets = [ct.target.iOS13, ct.target.iOS14]
+        kwargs = {"convert_to": "neuralnetwork"}
+    inputs = _ct_inputs(ct, io, example_inputs, opts.image_io)
+    outputs = _ct_outputs(ct, io, opts.image_io)
+
+    def convert(source: Any, source_name: str, errors: list[str]) -> Any:
+        for target in targets:
+            try:
+                model = ct.convert(source, inputs=inputs, outputs=outputs, minimum_deployment_target=target,
+                                   skip_model_load=True, **kwargs)
+            except Exception as exc:
+                errors.append(f"{source_name}, {target.name}: {first_line(exc, 200)}")
+                continue
+            notes.append(f"converted from {source_name}, minimum deployment target {target.name}")
+            return model
+        return None
+
+    errors: list[str] = []
+    model = None
+    try:
+        with torch.no_grad():
+            program = torch.export.export(wrapper, example_inputs).run_decompositions({})
+        model = convert(program, "torch.export", errors)
+    except Exception as exc:
+        errors.append(f"torch.export: {first_line(exc, 200)}")
+    if model is None:
+        notes.append(f"torch.export path failed ({errors[-1]}); fell back to traced TorchScript")
+        try:
+            with torch.no_grad():
+                traced = torch.jit.trace(wrapper, example_inputs, strict=False)
+        except Exception as exc:
+            raise ExportError(f"Core ML: torch.export and torch.jit.trace both failed: {first_line(exc)}") from exc
+        model = convert(traced, "torch.jit.trace", errors)
+    if model is None:
+        raise ExportError(f"coremltools could not convert the model: {errors[-1]}")
+    if opts.precision == "fp16" and backend == "mlprogram":
+        notes.append("fp16 compute precision (inputs and outputs stay fp32/images)")
+
+    meta = dict(opts.metadata)
+    model.author = meta.get("author", "")
+    model.license = meta.get("license", "")
+    model.short_description = meta.get("description", "")
+    if "version" in meta:
+        model.version = meta["version"]
+    for spec in io.inputs:
+        model.input_description[spec.name] = _describe(spec, image_in[spec.name])
+    for spec in io.outputs:
+        model.output_description[spec.name] = _describe(spec, image_out[spec.name])
+    with torch.no_grad():
+        ref = as_outputs(module(*example_inputs), io)
+    model.user_defined_metadata["pix2mobile.io"] = json.dumps(io.to_json(size_of(example_inputs, io, ref)))
+    for key, value in meta.items():
+        if key not in ("author", "license", "description", "version"):
+            model.user_defined_metadata[f"pix2mobile.{key}"] = str(value)
+
+    if backend == "mlprogram":
+        with atomic_dir(out_path) as tmp:
+            staged = tmp / f"staged{out_path.suffix}"
+            model.save(str(staged))
+            for child in staged.iterdir():
+                shutil.move(str(child), str(tmp / child.name))
+            staged.rmdir()
+    else:
+        with atomic_path(out_path) as tmp:
+            model.save(str(tmp))
+
+    inputs_info = tuple(tensor_info(s, x.shape, pixels=image_in[s.name]) for s, x in zip(io.inputs, example_inputs))
+    outputs_info = tuple(tensor_info(s, y.shape, pixels=image_out[s.name]) for s, y in zip(io.outputs, ref))
+    return Exported(out_path, inputs_info, outputs_info, tuple(notes))
+

@@ -1,0 +1,141 @@
+"""TFLite (.tflite) through litert-torch, no TensorFlow; verified with the ai-edge-litert interpreter.
+
+- Inputs and outputs carry the IOSpec names (the module is traced with keyword inputs and a
+  dict output, which litert-torch turns into signature names).
+- `channel_last` (default): image inputs and outputs are NHWC, as Android bitmaps come.
+- litert-torch 0.10 cannot lower `ConvTranspose2d(output_padding=1)`; we convert a deep copy
+  rewritten by `rewrite.padding_free_conv_transpose` (see there), and BicycleGAN's z maps through
+  `rewrite.expand_as_resize` (its expands otherwise yield a file the interpreter refuses).
+- litert-torch prints a rich progress tree to the console unless LITERT_TORCH_SHOW_PROGRESS
+  is off; we turn it off for the duration of the call and restore it.
+- Tensor names lose the Python package paths litert-torch writes into them
+  (`pix2mobile.models.fast_style.ConvLayer_conv1` becomes `ConvLayer_conv1`): they were a sixth
+  of a lite model's file, 8-bit or not. The module path (class_attribute per level) stays, which
+  is what `quantize.tflite_quant` finds layers by; signatures are untouched.
+- The written file is run once before it is renamed into place. litert-torch 0.10's default
+  (min-cut) layout partitioner can produce a BROADCAST_TO the interpreter rejects ("Output shape
+  must be broadcastable from input shape", BicycleGAN's z map); then we reconvert with the
+  greedy partitioner and say so in the notes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+from pix2mobile.convert.common import Exported, ExportOptions, NamedIO, tensor_info
+from pix2mobile.convert.rewrite import expand_as_resize, padding_free_conv_transpose
+from pix2mobile.errors import ExportError
+from pix2mobile.files import atomic_path
+from pix2mobile.models.spec import IOSpec
+from pix2mobile.runtimes.common import as_outputs, first_line, require
+from pix2mobile.runtimes.tflite import SIGNATURE
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _quiet_litert(**env: str) -> Iterator[None]:
+    """litert-torch reads its settings from the environment: set them for one call, then restore."""
+    env = {"LITERT_TORCH_SHOW_PROGRESS": "n", **env}
+    old = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _convert(litert_torch: Any, wrapper: nn.Module, kwargs: dict[str, torch.Tensor], **env: str) -> Any:
+    try:
+        with _quiet_litert(**env), torch.no_grad():
+            return litert_torch.convert(wrapper, sample_kwargs=kwargs)
+    except Exception as exc:
+        raise ExportError(f"litert-torch could not convert the model: {first_line(exc)}") from exc
+
+
+_PACKAGE_PATH = re.compile(r"(?<![^/;])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*\.(?=[A-Za-z_]\w*_\w)")
+"""`package.module.` before a `Class_attribute` name segment (segments start the name or follow / or ;)."""
+
+
+def compact_names(path: Path) -> int:
+    """Rewrite the .tflite at `path` with `_PACKAGE_PATH` dropped from tensor names; bytes saved."""
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model(str(path))
+    changed = False
+    for subgraph in model.subgraphs:
+        for tensor in subgraph.tensors:
+            if tensor.name:
+                name = tensor.name.decode() if isinstance(tensor.name, bytes) else tensor.name
+                short = _PACKAGE_PATH.sub("", name)
+                if short != name:
+                    tensor.name, changed = short.encode(), True
+    if not changed:
+        return 0
+    before = path.stat().st_size
+    path.write_bytes(bytes(flatbuffer_utils.convert_object_to_bytearray(model)))
+    return before - path.stat().st_size
+
+
+def _smoke_test(path: Path, kwargs: dict[str, torch.Tensor]) -> str | None:
+    """Run the written file once; the interpreter's complaint, or None."""
+    interpreter_lib = require("ai_edge_litert.interpreter", "ai-edge-litert", "TFLite verification")
+    try:
+        runner = interpreter_lib.Interpreter(model_path=str(path)).get_signature_runner(SIGNATURE)
+        runner(**{k: v.numpy() for k, v in kwargs.items()})
+    except Exception as exc:   # the interpreter raises RuntimeError/ValueError with kernel messages
+        return first_line(exc, 200)
+    return None
+
+
+def export(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOSpec, out_path: Path,
+           opts: ExportOptions) -> Exported:
+    if opts.precision != "fp32":
+        raise ExportError("tflite exports fp32 only here (quantized variants come from quantize/), "
+                          f"not {opts.precision}")
+    litert_torch = require("litert_torch", "litert-torch", "TFLite export")
+    rewritten, notes = padding_free_conv_transpose(module.eval())
+    wrapper: nn.Module = NamedIO(rewritten, io, channel_last=opts.channel_last).eval()
+    kwargs = {s.name: (x.permute(0, 2, 3, 1).contiguous() if opts.channel_last and s.kind == "image" else x)
+              for s, x in zip(io.inputs, example_inputs)}
+    try:
+        wrapper, more = expand_as_resize(wrapper, (), kwargs)
+    except Exception as exc:
+        raise ExportError(f"torch.export failed before TFLite conversion: {first_line(exc)}") from exc
+    notes += more
+    edge_model = _convert(litert_torch, wrapper, kwargs)
+    with atomic_path(out_path) as tmp:
+        with _quiet_litert():
+            edge_model.export(str(tmp))
+        compact_names(tmp)
+        problem = _smoke_test(tmp, kwargs)
+        if problem:
+            # litert-torch 0.10's min-cut layout partitioner can emit BROADCAST_TO from an NCHW
+            # (N, C, 1, 1) onto an NHWC shape (z maps expanded over the image); greedy does not.
+            edge_model = _convert(litert_torch, wrapper, kwargs, LAYOUT_OPTIMIZE_PARTITIONER="GREEDY")
+            with _quiet_litert():
+                edge_model.export(str(tmp))
+            compact_names(tmp)
+            notes.append(f"reconverted with LAYOUT_OPTIMIZE_PARTITIONER=GREEDY: the default layout "
+                         f"partitioner's model failed in the interpreter ({problem})")
+    with torch.no_grad():
+        outputs = as_outputs(module(*example_inputs), io)
+    inputs_info = tuple(tensor_info(s, x.shape, channel_last=opts.channel_last)
+                        for s, x in zip(io.inputs, example_inputs))
+    outputs_info = tuple(tensor_info(s, y.shape, channel_last=opts.channel_last) for s, y in zip(io.outputs, outputs))
+    if opts.channel_last:
+        notes.append("image inputs and outputs are NHWC (channel-last)")
+    return Exported(Path(out_path), inputs_info, outputs_info, tuple(notes))
+

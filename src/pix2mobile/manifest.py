@@ -1,0 +1,297 @@
+"""`manifest.json`: the one contract between export, the benchmark and the apps.
+
+Export writes it last and atomically. Readers (`Manifest.read`, `Manifest.from_json`) reject a
+major `schema_version` they do not know. A figure that was not measured is `None` (JSON null),
+never 0. Each artifact describes its own inputs and outputs (layout, dtype, value range), so an
+app needs no other knowledge to feed it and read it.
+
+Every reader of a row's `file` goes through `artifact_path`, which refuses a path that leaves
+the manifest's folder (absolute, `..`, or a symlink pointing out): a manifest is input, and
+quantize and bench must never read, rewrite or push a file elsewhere on the machine.
+Anything malformed (not JSON, a field of the wrong type, a missing key) is one `ConfigError`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+from pix2mobile import files as _io
+from pix2mobile.errors import ConfigError
+
+SCHEMA_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+
+Status = Literal["ok", "failed"]
+Scale = Literal["range", "peak_to_peak"]
+Reference = Literal["eager", "float artifact"]
+PENDING_REASON = "not made: the run stopped before this row (interrupted or failed)"
+"""The reason of a planned row that has not run yet; a run that finishes replaces every one."""
+
+
+def artifact_path(folder: str | Path, file: str) -> Path:
+    """The resolved path of a manifest row's `file`, which must lie inside `folder`.
+
+    Symlinks are followed before the check, so a link to a file outside is refused too.
+    Raises ConfigError for an absolute path, one that climbs out with `..`, or one that
+    resolves outside `folder` (or to the folder itself).
+    """
+    if not isinstance(file, str) or not file:
+        raise ConfigError(f"{folder}: a manifest row's file must be a non-empty relative path, got {file!r}")
+    root = Path(folder).resolve()
+    rel = Path(file)
+    if rel.is_absolute() or ".." in rel.parts:
+        raise ConfigError(f"{folder}: the manifest names {file!r}, which is not inside the export folder; "
+                          "refusing to read it")
+    resolved = (root / rel).resolve()
+    if resolved == root or root not in resolved.parents:
+        raise ConfigError(f"{folder}: the manifest's {file!r} resolves to {resolved}, outside the export folder "
+                          "(a symlink?); refusing to read it")
+    return resolved
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One input or output of one artifact, as the app sees it.
+
+    `range` says what the numbers mean: an image with range [0, 255] takes raw pixels.
+    `color_layout` is set ("RGB") where the artifact takes or returns a platform image
+    (Core ML `ImageType`) instead of a tensor.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    layout: str                      # "NCHW" | "NHWC" | "NC" | "N"
+    dtype: str = "float32"
+    range: tuple[float, float] = (0.0, 1.0)
+    color_layout: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "shape": list(self.shape), "layout": self.layout,
+                               "dtype": self.dtype, "range": list(self.range)}
+        if self.color_layout is not None:
+            out["color_layout"] = self.color_layout
+        return out
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> TensorInfo:
+        return cls(name=d["name"], shape=tuple(int(s) for s in d["shape"]), layout=d["layout"],
+                   dtype=d.get("dtype", "float32"), range=(float(d["range"][0]), float(d["range"][1])),
+                   color_layout=d.get("color_layout"))
+
+
+@dataclass(frozen=True)
+class Parity:
+    """How an artifact compares with its reference on the held-out real photos (see `parity.py`).
+
+    `psnr_db` is the worst image's PSNR, the figure the gate holds to `threshold_db`;
+    `psnr_db_mean` is the mean over images and `psnr_db_per_image` each image's, in the order of
+    `Manifest.parity_images`. `reference`: "eager" (PyTorch fp32, what export always uses) or
+    "float artifact" (`pix2mobile quantize` without the checkpoint). Manifests written before
+    these fields existed read back with them None/empty; their `psnr_db` pooled all samples.
+    """
+
+    psnr_db: float | None = None
+    ssim: float | None = None
+    max_abs_err: float | None = None
+    scale: Scale | None = None
+    threshold_db: float | None = None
+    samples: int | None = None
+    psnr_db_mean: float | None = None
+    psnr_db_per_image: tuple[float, ...] = ()
+    reference: Reference | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["psnr_db_per_image"] = list(self.psnr_db_per_image)
+        return out
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any] | None) -> Parity:
+        d = d or {}
+        if not isinstance(d, Mapping):
+            raise ConfigError(f"manifest parity must be an object, got {type(d).__name__}")
+        for key in ("psnr_db", "ssim", "max_abs_err", "threshold_db", "psnr_db_mean"):
+            _number_or_none(d.get(key), f"parity.{key}")
+        return cls(**{k: d.get(k) for k in ("psnr_db", "ssim", "max_abs_err", "scale", "threshold_db", "samples",
+                                             "psnr_db_mean", "reference")},
+                   psnr_db_per_image=tuple(float(x) for x in d.get("psnr_db_per_image") or ()))
+
+
+@dataclass(frozen=True)
+class ArtifactEntry:
+    """One (format, precision) row. `file` is relative to the manifest's directory.
+
+    status "failed" with a one-line `reason` when the converter raised (then `file` is None)
+    or the artifact failed its parity gate (then `file` names the kept `NAME.failed.SUFFIX`).
+    """
+
+    format: str
+    precision: str
+    status: Status
+    file: str | None = None
+    bytes: int | None = None
+    sha256: str | None = None
+    reason: str | None = None
+    inputs: tuple[TensorInfo, ...] = ()
+    outputs: tuple[TensorInfo, ...] = ()
+    parity: Parity = field(default_factory=Parity)
+    converter: Mapping[str, str | None] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    export_seconds: float | None = None
+    verify_seconds: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": self.format, "precision": self.precision, "file": self.file, "bytes": self.bytes,
+                "sha256": self.sha256, "status": self.status, "reason": self.reason,
+                "inputs": [t.to_json() for t in self.inputs], "outputs": [t.to_json() for t in self.outputs],
+                "parity": self.parity.to_json(), "converter": dict(self.converter), "notes": list(self.notes),
+                "export_seconds": self.export_seconds, "verify_seconds": self.verify_seconds}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> ArtifactEntry:
+        if not isinstance(d, Mapping):
+            raise ConfigError(f"manifest artifacts must be objects, got {type(d).__name__}")
+        for key in ("format", "precision"):
+            if not isinstance(d.get(key), str):
+                raise ConfigError(f"manifest artifact {key} must be a string, got {d.get(key)!r}")
+        if d.get("file") is not None and not isinstance(d.get("file"), str):
+            raise ConfigError(f"manifest artifact {d['format']}/{d['precision']}: file must be a string or null, "
+                              f"got {d.get('file')!r}")
+        if d.get("status") not in ("ok", "failed"):
+            raise ConfigError(f"manifest artifact {d.get('format')!r}: status must be 'ok' or 'failed', "
+                              f"got {d.get('status')!r}")
+        return cls(format=d["format"], precision=d["precision"], status=d["status"], file=d.get("file"),
+                   bytes=d.get("bytes"), sha256=d.get("sha256"), reason=d.get("reason"),
+                   inputs=tuple(TensorInfo.from_json(t) for t in d.get("inputs", ())),
+                   outputs=tuple(TensorInfo.from_json(t) for t in d.get("outputs", ())),
+                   parity=Parity.from_json(d.get("parity")), converter=dict(d.get("converter", {})),
+                   notes=tuple(d.get("notes", ())), export_seconds=d.get("export_seconds"),
+                   verify_seconds=d.get("verify_seconds"))
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    family: str
+    arch: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    size: tuple[int, int] | None = None      # (H, W) the artifacts were exported at
+    macs: int | None = None
+    params: int | None = None
+    checkpoint_sha256: str | None = None
+    checkpoint: str | None = None            # the run directory / .pth exported (absolute path)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"family": self.family, "arch": self.arch, "options": _jsonable(dict(self.options)),
+                "size": list(self.size) if self.size is not None else None, "macs": self.macs,
+                "params": self.params, "checkpoint_sha256": self.checkpoint_sha256,
+                "checkpoint": self.checkpoint}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> ModelInfo:
+        size = d.get("size")
+        return cls(family=d["family"], arch=d["arch"], options=dict(d.get("options", {})),
+                   size=(int(size[0]), int(size[1])) if size else None, macs=d.get("macs"),
+                   params=d.get("params"), checkpoint_sha256=d.get("checkpoint_sha256"),
+                   checkpoint=d.get("checkpoint"))
+
+
+@dataclass(frozen=True)
+class Manifest:
+    model: ModelInfo
+    artifacts: tuple[ArtifactEntry, ...]
+    pix2mobile_version: str
+    created_at: str                          # ISO 8601, UTC
+    io: Mapping[str, Any] = field(default_factory=dict)   # the model's IOSpec at export size
+    schema_version: int = SCHEMA_VERSION
+    parity_images: tuple[str, ...] = ()      # the held-out photo of each parity sample, in order
+
+    @property
+    def ok(self) -> bool:
+        """True when every artifact exported and passed its gate (the CLI exits non-zero otherwise)."""
+        return bool(self.artifacts) and all(a.ok for a in self.artifacts)
+
+    def artifact(self, format: str, precision: str | None = None) -> ArtifactEntry:
+        for a in self.artifacts:
+            if a.format == format and (precision is None or a.precision == precision):
+                return a
+        raise ConfigError(f"manifest has no artifact for format {format!r}"
+                          + (f" at precision {precision!r}" if precision else "")
+                          + f"; it lists {sorted({(a.format, a.precision) for a in self.artifacts})}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema_version": self.schema_version, "pix2mobile_version": self.pix2mobile_version,
+                "created_at": self.created_at, "ok": self.ok, "model": self.model.to_json(),
+                "io": _jsonable(dict(self.io)), "parity_images": list(self.parity_images),
+                "artifacts": [a.to_json() for a in self.artifacts]}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Manifest:
+        if not isinstance(d, Mapping) or "schema_version" not in d:
+            raise ConfigError("not a pix2mobile manifest (no schema_version); pass the manifest.json "
+                              "written by `pix2mobile export`")
+        try:
+            major = int(str(d["schema_version"]).split(".")[0])
+        except ValueError:
+            raise ConfigError(f"manifest schema_version {d['schema_version']!r} is not a version number") from None
+        if major != SCHEMA_VERSION:
+            raise ConfigError(f"manifest schema_version {d['schema_version']} is not supported by this pix2mobile "
+                              f"(it reads major version {SCHEMA_VERSION}); re-export with this version or upgrade")
+        if not isinstance(d.get("artifacts"), list):
+            raise ConfigError(f"manifest artifacts must be a list, got {type(d.get('artifacts')).__name__}; "
+                              "it was not written by pix2mobile export")
+        if not isinstance(d.get("model"), Mapping) or not isinstance(d.get("io", {}), Mapping):
+            raise ConfigError("manifest model and io must be objects; it was not written by pix2mobile export")
+        try:
+            return cls(model=ModelInfo.from_json(d["model"]),
+                       artifacts=tuple(ArtifactEntry.from_json(a) for a in d["artifacts"]),
+                       pix2mobile_version=d["pix2mobile_version"], created_at=d["created_at"],
+                       io=dict(d.get("io", {})), schema_version=major,
+                       parity_images=tuple(str(x) for x in d.get("parity_images") or ()))
+        except KeyError as exc:
+            raise ConfigError(f"manifest lacks the field {exc.args[0]!r}; "
+                              "it was not written by pix2mobile export") from None
+        except (TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise ConfigError(f"malformed manifest ({type(exc).__name__}: {exc}); re-export it") from None
+
+    def write(self, out_dir: str | Path) -> Path:
+        """Write `out_dir/manifest.json` atomically."""
+        return _io.write_json(Path(out_dir) / MANIFEST_NAME, self.to_json())
+
+    @classmethod
+    def read(cls, path: str | Path) -> Manifest:
+        """Read a manifest file, or `DIR/manifest.json` when given a directory."""
+        p = Path(path)
+        if p.is_dir():
+            p = p / MANIFEST_NAME
+        if not p.is_file():
+            raise ConfigError(f"{p}: no such manifest; run `pix2mobile export` first")
+        try:
+            return cls.from_json(json.loads(p.read_text()))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{p}: not valid JSON ({exc})") from None
+
+
+def _number_or_none(x: Any, what: str) -> None:
+    if x is not None and (isinstance(x, bool) or not isinstance(x, (int, float)) or math.isnan(x)):
+        raise ConfigError(f"manifest {what} must be a number or null, got {x!r}")
+
+
+def _jsonable(obj: Any) -> Any:
+    """Options may hold Paths or tuples; the manifest stores plain JSON."""
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    return repr(obj)
