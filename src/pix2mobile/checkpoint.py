@@ -16,7 +16,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from pix2mobile import files as _io
+from pix2mobile import files
 from pix2mobile.errors import CheckpointError
 
 log = logging.getLogger(__name__)
@@ -36,9 +36,9 @@ def save_run(run_dir: str | Path, state_dict: Mapping[str, torch.Tensor], meta: 
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
-    with _io.atomic_path(run / WEIGHTS_NAME) as tmp:
+    with files.atomic_path(run / WEIGHTS_NAME) as tmp:
         save_file(tensors, str(tmp))
-    _io.write_json(run / META_NAME, {"schema_version": SCHEMA_VERSION, **meta})
+    files.write_json(run / META_NAME, {"schema_version": SCHEMA_VERSION, **meta})
     return run
 
 

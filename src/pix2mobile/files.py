@@ -112,14 +112,7 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
-        if final.exists():
-            old = final.with_name(f".{final.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
+        move_path(tmp, final)
     except OSError as exc:
         if _is_about(exc, tmp, final, final.parent):
             raise output_error(final, exc) from None
@@ -171,10 +164,19 @@ def remove_path(path: Path) -> None:
 
 
 def move_path(src: Path, dst: Path) -> None:
-    """Rename `src` onto `dst`, replacing a file or directory already there."""
+    """Rename `src` onto `dst`, replacing a file or directory already there.
+
+    A directory cannot be renamed over a non-empty one, so the old one is renamed aside first and
+    removed after: `dst` is missing only between two renames, never half-written.
+    """
     if dst.is_dir() and not dst.is_symlink():
-        remove_path(dst)
-    os.replace(src, dst)
+        old = dst.with_name(f".{dst.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(dst, old)
+        os.replace(src, dst)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(src, dst)
 
 
 def tree_sha256(path: Path) -> tuple[int, str]:

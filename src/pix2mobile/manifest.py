@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-from pix2mobile import files as _io
+from pix2mobile import files
 from pix2mobile.errors import ConfigError
 
 SCHEMA_VERSION = 1
@@ -263,7 +263,7 @@ class Manifest:
 
     def write(self, out_dir: str | Path) -> Path:
         """Write `out_dir/manifest.json` atomically."""
-        return _io.write_json(Path(out_dir) / MANIFEST_NAME, self.to_json())
+        return files.write_json(Path(out_dir) / MANIFEST_NAME, self.to_json())
 
     @classmethod
     def read(cls, path: str | Path) -> Manifest:

@@ -31,7 +31,7 @@ from pix2mobile.files import tree_sha256
 from pix2mobile.manifest import artifact_path
 from pix2mobile.models.spec import IOSpec
 from pix2mobile.runtimes.common import first_line, to_pixels
-from pix2mobile.runtimes.common import run_all as _run_all
+from pix2mobile.runtimes.common import run_all
 from pix2mobile.runtimes.parity import DEFAULT_THRESHOLDS_DB, compare
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ def _open(host: HostArtifact, export_dir: Path, io: IOSpec, reference: list[np.n
         row.parity_source = "export" if p.psnr_db is not None else None
         return
     try:
-        candidate = _run_all(host.runner, samples, len(io.outputs))
+        candidate = run_all(host.runner, samples, len(io.outputs))
         res = compare(reference, candidate, io.outputs, row.threshold_db or 0.0)
     except Exception as exc:   # a runtime failing on real inputs fails verification
         row.status, row.reason = "verify_failed", f"its runtime failed on the parity images: {first_line(exc)}"

@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from pix2mobile import files as _io
+from pix2mobile import files
 from pix2mobile.benchmark.report import HOST, Row
 from pix2mobile.convert.formats import FORMATS
 from pix2mobile.runtimes.timing import EAGER
@@ -42,7 +42,7 @@ def _figure(width: float, height: float) -> Any:
 
 
 def _save(fig: Any, path: Path) -> Path:
-    with _io.atomic_path(path) as tmp:
+    with files.atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", bbox_inches="tight")
     return path
 

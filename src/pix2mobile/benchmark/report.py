@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
-from pix2mobile import files as _io
+from pix2mobile import files
 
 REPORT_SCHEMA_VERSION = 1
 Status = Literal["ok", "verify_failed", "export_failed", "skipped"]
@@ -200,6 +200,6 @@ def _size(size: Any) -> str:
 def write_report(report: Report, out_dir: str | Path) -> tuple[Path, Path]:
     """report.md first, report.json last (its presence means a complete run), each atomically."""
     out = Path(out_dir)
-    md = _io.write_text(out / "report.md", markdown(report))
-    js = _io.write_json(out / "report.json", report.to_json())
+    md = files.write_text(out / "report.md", markdown(report))
+    js = files.write_json(out / "report.json", report.to_json())
     return js, md

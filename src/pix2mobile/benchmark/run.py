@@ -41,7 +41,7 @@ from pix2mobile.convert.formats import FORMATS, timed_runtimes
 from pix2mobile.errors import ConfigError
 from pix2mobile.manifest import Manifest, artifact_path
 from pix2mobile.pipelines.export import parity_inputs
-from pix2mobile.runtimes.common import run_all as _run_all
+from pix2mobile.runtimes.common import run_all
 from pix2mobile.runtimes.timing import COREML_UNTIMED, EAGER, EAGER_RUNTIME, NotTimed, Runtime
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def run_bench(export_dir: str | Path, out_dir: str | Path, cfg: BenchConfig = DE
     recipe, eager_reason = recipe_for(manifest.model, cfg.checkpoint, export_dir)
     eager: EagerModel | None = recipe.build() if recipe else None
     samples = parity_inputs(io, size, n=cfg.samples, seed=cfg.seed)
-    reference = _run_all(eager_runner(eager.module), samples, len(io.outputs)) if eager else None
+    reference = run_all(eager_runner(eager.module), samples, len(io.outputs)) if eager else None
     eager_row = Row(model=model_name, format=EAGER, precision="fp32", status="ok" if eager else "skipped",
                     runtime=runtime_label(EAGER), reason=eager_reason, params=manifest.model.params,
                     macs=manifest.model.macs, notes=["the reference every artifact is compared with"])

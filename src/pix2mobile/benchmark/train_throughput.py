@@ -112,7 +112,7 @@ def measure(our_step: Callable[[], None], baseline_step: Callable[[], None], dev
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from pix2mobile import files as _io
+    from pix2mobile import files
     from pix2mobile.errors import Pix2MobileError
 
     p = argparse.ArgumentParser(prog="python -m pix2mobile.benchmark.train_throughput", description=__doc__,
@@ -152,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"(median {1000 * med['baseline']:.1f} ms/step; eager fp32 NCHW)")
     print(f"  ratio     {ratio:8.3f}x  (ours / baseline images/s; median of paired step ratios {paired:.3f}x)")
     if args.json is not None:
-        _io.write_json(args.json, {"arch": args.arch, "batch_size": args.batch_size, "size": args.size,
+        files.write_json(args.json, {"arch": args.arch, "batch_size": args.batch_size, "size": args.size,
                                    "device": name, "ours_setting": setting, "steps": steps, "block": block,
                                    "warmup": warmup, "images_per_s": rate, "median_s": med, "ratio": ratio,
                                    "paired_ratio": paired,

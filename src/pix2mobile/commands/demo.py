@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pix2mobile import files as _io
+from pix2mobile import files
 
 STYLE_MLPACKAGE = ("fp32",)
 """The style model's ML Program precisions. The demo's lite net sees |x - mean| above 256 in its first
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         stages.setdefault("bench", {})[name] = {"dir": f"bench_{name}", "rows": len(report.rows)}
     stages["bench"]["seconds"] = round(time.perf_counter() - t, 1)
 
-    _io.write_json(out / "demo.json", summary)
+    files.write_json(out / "demo.json", summary)
     failed = [n for n, m in manifests.items() if not m.ok]
     log.info("demo finished: outputs in %s%s", out, f" ({', '.join(failed)} had failed artifacts)" if failed else "")
     return 1 if failed else 0

@@ -19,7 +19,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pix2mobile import files as _io
+from pix2mobile import files
 from pix2mobile.commands.flags import add_config_args, config_from_args
 from pix2mobile.data.sources import open_image_arg
 from pix2mobile.devices import resolve_device
@@ -89,7 +89,7 @@ def run_nst(content_arg: str, style_arg: str, out: Path, cfg: NSTConfig, *, size
         raise ConfigError(f"--out must end in one of {', '.join(OUT_SUFFIXES)}, not '{out.suffix or out.name}'")
     check_side("--size", size, MIN_SIDE)
     for path in (out, history_path(out)):
-        _io.check_writable(path)              # before minutes of optimisation, not after
+        files.check_writable(path)              # before minutes of optimisation, not after
         if (path.exists() or path.is_symlink()) and not force:
             raise ConfigError(f"{path} exists; pass --force to overwrite it")
     dev = resolve_device(device)
@@ -111,7 +111,7 @@ def run_nst(content_arg: str, style_arg: str, out: Path, cfg: NSTConfig, *, size
     record = {"content": content_arg, "style": style_arg, "size": list(result.image.shape[2:]),
               "vgg_weights": vgg.weights_source, "device": str(dev), "seconds": result.seconds,
               "config": dataclasses.asdict(cfg), "history": result.history}
-    _io.write_json(history_path(out), record)
+    files.write_json(history_path(out), record)
     log.info("wrote %s in %.1fs: style loss %.3g -> %.3g, content loss %.3g -> %.3g", out, result.seconds,
              first["style"], last["style"], first["content"], last["content"])
     return record

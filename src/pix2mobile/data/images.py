@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from pix2mobile import files as _io
+from pix2mobile import files
 from pix2mobile.errors import ImageError
 
 log = logging.getLogger(__name__)
@@ -211,7 +211,7 @@ def save_image(image: torch.Tensor | Image.Image, path: str | os.PathLike[str], 
                          f"use one of {', '.join(IMAGE_SUFFIXES)}")
     img = to_pil(image) if isinstance(image, torch.Tensor) else to_rgb(image)
     options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
-    with _io.atomic_path(final) as tmp:
+    with files.atomic_path(final) as tmp:
         img.save(tmp, format=fmt, **options)
     log.debug("saved %s (%dx%d)", final, *img.size)
     return final

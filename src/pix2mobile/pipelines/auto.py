@@ -211,9 +211,9 @@ def float_limit(n_weighted: int, n_ends: int) -> int:
 
 def _resolve(module: nn.Module, spec: Any, size: int | Sequence[int]) -> tuple[nn.Module, IOSpec, tuple[int, int]]:
     from pix2mobile.pipelines.export import ModelRef
-    from pix2mobile.pipelines.export import normalise_size as _normalise_size
+    from pix2mobile.pipelines.export import normalise_size
 
-    size_hw = _normalise_size(size)
+    size_hw = normalise_size(size)
     if isinstance(spec, tuple):
         spec = ModelRef(io=spec[0], family=spec[1], arch=spec[2])
     base = copy.deepcopy(module).eval()
@@ -226,7 +226,7 @@ def _measure(fmt: Any, precision: str, base: nn.Module, io: IOSpec, calibration:
              reference: list[np.ndarray], opts: ExportOptions, work: Path, target: float) -> Trial:
     from pix2mobile.convert.quantize.build import export_quantized, transform_artifact
     from pix2mobile.files import tree_sha256
-    from pix2mobile.runtimes.common import run_all as _run_all
+    from pix2mobile.runtimes.common import run_all
 
     keep = tuple(opts.keep_float)
     path = work / f"trial_{precision}_{len(keep)}{fmt.suffix}"
@@ -245,7 +245,7 @@ def _measure(fmt: Any, precision: str, base: nn.Module, io: IOSpec, calibration:
         else:
             export_quantized(fmt, recipe, copy.deepcopy(base), example, io, path, row_opts)
         runner = fmt.runner_fn(path, io)
-        got = _run_all(runner, list(calibration.samples), len(io.outputs))
+        got = run_all(runner, list(calibration.samples), len(io.outputs))
         worst = parity_mod.compare(reference, got, io.outputs, target)     # per image; the worst decides
     except Pix2MobileError as exc:
         return Trial(precision, keep, None, None, None, False, first_line(exc))
@@ -328,11 +328,11 @@ def export_auto(module: nn.Module, spec: Any, size: int | Sequence[int], format:
     """
     from pix2mobile.errors import VerificationError
     from pix2mobile.pipelines.export import export_model
-    from pix2mobile.pipelines.export import normalise_size as _normalise_size
+    from pix2mobile.pipelines.export import normalise_size
 
     if calibration is None:
         io = spec[0] if isinstance(spec, tuple) else spec.io
-        calibration = builtin_calibration(io, _normalise_size(size), DEFAULT_COUNT)
+        calibration = builtin_calibration(io, normalise_size(size), DEFAULT_COUNT)
     result = choose_precision(module, spec, size, format, target_psnr=target_psnr, calibration=calibration,
                               export_options=export_options, precisions=precisions,
                               max_fallback_steps=max_fallback_steps)

@@ -157,12 +157,12 @@ def _quantize_row(fmt: Any, recipe: Any, float_path: Path, staged: Path, io: IOS
     from pix2mobile.pipelines.export import verify
     from pix2mobile.runtimes import parity as parity_mod
     from pix2mobile.runtimes.common import first_line
-    from pix2mobile.runtimes.common import package_versions as _versions
-    from pix2mobile.runtimes.common import run_all as _run_all
+    from pix2mobile.runtimes.common import package_versions
+    from pix2mobile.runtimes.common import run_all
 
     threshold = parity_mod.DEFAULT_THRESHOLDS_DB[recipe.precision]
     row: dict[str, Any] = dict(format=fmt.key, precision=recipe.precision,
-                               converter=_versions([*fmt.converter, *recipe.packages, fmt.runtime]),
+                               converter=package_versions([*fmt.converter, *recipe.packages, fmt.runtime]),
                                parity=Parity(threshold_db=threshold, reference=ref.kind),  # type: ignore[arg-type]
                                inputs=base.inputs, outputs=base.outputs)
     remove_path(staged)
@@ -187,7 +187,7 @@ def _quantize_row(fmt: Any, recipe: Any, float_path: Path, staged: Path, io: IOS
     reference = ref.outputs
     if reference is None:
         try:
-            reference = _run_all(fmt.runner_fn(float_path, io), ref.inputs, len(io.outputs))
+            reference = run_all(fmt.runner_fn(float_path, io), ref.inputs, len(io.outputs))
         except MissingDependencyError as exc:
             reason = f"verifier unavailable (missing {exc.package})"
         except Exception as exc:

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from pix2mobile import __version__
-from pix2mobile import files as _io
+from pix2mobile import files
 from pix2mobile.checkpoint import save_run
 from pix2mobile.errors import ConfigError, TrainingError
 from pix2mobile.train import records
@@ -108,7 +108,7 @@ def open_session(cfg: TrainConfig, name: str) -> Session:
     state = None
     run = cfg.run_dir
     if not (cfg.resume is not None and not run.is_dir()):   # a missing --resume run is load_state's line
-        _io.check_writable(run, "dir")     # a read-only or full disk fails now, not after training
+        files.check_writable(run, "dir")     # a read-only or full disk fails now, not after training
     if cfg.resume is not None:
         state = records.load_state(run)
         if state.get("recipe") != name:

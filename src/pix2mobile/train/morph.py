@@ -18,7 +18,7 @@ from typing import Any, cast
 import torch
 import torch.nn.functional as F
 
-from pix2mobile import files as _io
+from pix2mobile import files
 from pix2mobile.checkpoint import load_run, load_state_dict_strict
 from pix2mobile.errors import CheckpointError, ConfigError
 from pix2mobile.limits import check_side
@@ -196,7 +196,7 @@ def render_transition(run: str | Path, steps: int, size: tuple[int, int], out_di
     if not 1 <= duration_ms <= 60_000:
         raise ConfigError(f"--duration must be between 1 and 60000 ms per frame, got {duration_ms}")
     out = Path(out_dir)
-    _io.check_writable(out, "dir")
+    files.check_writable(out, "dir")
     if out.exists() and any(out.iterdir()) and not force:
         raise ConfigError(f"{out} exists and is not empty: pass --force to write into it, or another --out")
     _, stack = load_stack(run)
@@ -209,7 +209,7 @@ def render_transition(run: str | Path, steps: int, size: tuple[int, int], out_di
             pictures.append(to_pil(frame))
     loop = pictures + pictures[-2:0:-1]
     gif = out / f"morph_{pair[0]}_{pair[1]}.gif"
-    with _io.atomic_path(gif) as tmp:
+    with files.atomic_path(gif) as tmp:
         loop[0].save(tmp, format="GIF", save_all=True, append_images=loop[1:], duration=duration_ms, loop=0)
     log.info("morph %s: %d frames %dx%d and %s in %s", pair, steps, size[1], size[0], gif.name, out)
     return paths + [gif]

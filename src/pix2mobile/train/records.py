@@ -20,7 +20,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from pix2mobile import files as _io
+from pix2mobile import files
 from pix2mobile.checkpoint import first_line
 from pix2mobile.errors import CheckpointError
 
@@ -68,7 +68,7 @@ def save_state(run_dir: Path, state: Mapping[str, Any]) -> Path:
     path = run_dir / STATE_NAME
     buf = io.BytesIO()
     torch.save({"format": STATE_FORMAT, **state}, buf)
-    return _io.write_bytes(path, buf.getvalue())
+    return files.write_bytes(path, buf.getvalue())
 
 
 def load_state(run_dir: Path) -> dict[str, Any]:
@@ -107,7 +107,7 @@ class LossLog:
         writer = csv.writer(buf)
         writer.writerow(self.header)
         writer.writerows(rows)
-        _io.write_text(self.path, buf.getvalue())
+        files.write_text(self.path, buf.getvalue())
 
     def append(self, row: Mapping[str, float]) -> None:
         with open(self.path, "a", newline="") as fh:

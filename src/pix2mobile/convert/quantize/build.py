@@ -57,7 +57,7 @@ def export_quantized(fmt: Any, recipe: Recipe, module: nn.Module, example_inputs
             notes += recipe.after_export(out_path, exported)
         return dataclasses.replace(exported, notes=tuple(exported.notes) + (
             f"{recipe.tool}, applied to the module before the {recipe.base_precision} export",) + tuple(notes))
-    from pix2mobile.files import remove_path as _remove
+    from pix2mobile.files import remove_path
 
     staged = out_path.with_name(f".{out_path.stem}.float{out_path.suffix}")
     try:
@@ -65,7 +65,7 @@ def export_quantized(fmt: Any, recipe: Recipe, module: nn.Module, example_inputs
         notes = transform_artifact(recipe, staged, out_path, io, calibration=opts.calibration, keep_float=keep,
                                    module=module)
     finally:
-        _remove(staged)
+        remove_path(staged)
     return dataclasses.replace(exported, path=out_path, notes=tuple(exported.notes)
                                + (f"{recipe.tool}, applied to the {recipe.base_precision} export",) + tuple(notes))
 

@@ -39,7 +39,7 @@ from pix2mobile.files import atomic_path
 from pix2mobile.models.spec import IOSpec
 from pix2mobile.runtimes.common import first_line, require, to_numpy
 from pix2mobile.runtimes.tflite import SIGNATURE
-from pix2mobile.runtimes.tflite import is_nhwc as _is_nhwc
+from pix2mobile.runtimes.tflite import is_nhwc
 
 HISTOGRAM_BINS = 1024
 PRECISIONS = ("fp16", "w8", "int8-dynamic", "int8")
@@ -292,7 +292,7 @@ def _feeder(interpreter: Any, io: IOSpec) -> Any:
     missing = [s.name for s in io.inputs if s.name not in details]
     if missing:
         raise ExportError(f"the .tflite signature lacks inputs {missing} (has {sorted(details)})")
-    nhwc = {s.name: s.kind == "image" and _is_nhwc(tuple(details[s.name]["shape"]), s.channels) for s in io.inputs}
+    nhwc = {s.name: s.kind == "image" and is_nhwc(tuple(details[s.name]["shape"]), s.channels) for s in io.inputs}
 
     def feed(sample: Sequence[Any]) -> dict[str, np.ndarray]:
         out = {}
