@@ -9,7 +9,7 @@ Status of a host row (Ultralytics' three states plus "not measured here"):
 - `skipped`: its runtime is not installed here, or the file is gone.
 - `ok`: everything else.
 
-Parity is measured against the eager module on real photo crops (`export.pipeline.parity_inputs`
+Parity is measured against the eager module on real photo crops (`pipelines.export.parity_inputs`
 with this run's seed) through the format's own `runner_fn`; without an eager module the row
 carries the export's recorded parity, marked `parity_source: "export"`.
 """
@@ -43,7 +43,7 @@ class HostArtifact:
     """One manifest artifact on this host: its row, where it is, and (if it loaded) its parity runner."""
 
     key: str
-    entry: Any              # export.manifest.ArtifactEntry
+    entry: Any              # manifest.ArtifactEntry
     row: Row
     path: Path | None = None
     runner: Runner | None = None

@@ -5,7 +5,7 @@
 
 For each model: build it, `lightly_train` it (cached under --cache), export fp32 and int8 through
 `export_model` (the int8 row calibrated on --calibration-count built-in crops and gated at 30 dB).
-When plain int8 misses the gate, `quantize.choose_precision` looks for the float fallback layers
+When plain int8 misses the gate, `pipelines.auto.choose_precision` looks for the float fallback layers
 (first/last convs, then the most harmful InstanceNorm neighbours) with which every calibration
 crop reaches --target-psnr (30 dB, the gate's threshold, held by each crop rather than pooled);
 int8 is exported again with them (or with the best set it tried, when none got there: the gate

@@ -39,7 +39,7 @@ class ExportOptions:
     image_io: Core ML image inputs/outputs as `ImageType` (raw 0..255 RGB pixels).
     optimize: ptl `optimize_for_mobile` where this torch has XNNPACK.
     metadata: author, license, description, version: embedded where the format has room.
-    calibration: input samples (`quantize.CalibrationSet`) for calibrated precisions; read by
+    calibration: input samples (`convert.quantize.CalibrationSet`) for calibrated precisions; read by
       `pix2mobile.convert.quantize` only (formats ignore it). None: the pipeline uses built-in photos.
     keep_float: module names (as `named_modules()` spells them) that quantized precisions leave
       in float; read by `pix2mobile.convert.quantize` only.

@@ -11,7 +11,7 @@
 - Tensor names lose the Python package paths litert-torch writes into them
   (`pix2mobile.models.fast_style.ConvLayer_conv1` becomes `ConvLayer_conv1`): they were a sixth
   of a lite model's file, 8-bit or not. The module path (class_attribute per level) stays, which
-  is what `quantize.tflite_quant` finds layers by; signatures are untouched.
+  is what `convert.quantize.tflite` finds layers by; signatures are untouched.
 - The written file is run once before it is renamed into place. litert-torch 0.10's default
   (min-cut) layout partitioner can produce a BROADCAST_TO the interpreter rejects ("Output shape
   must be broadcastable from input shape", BicycleGAN's z map); then we reconvert with the

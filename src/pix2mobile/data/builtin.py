@@ -10,9 +10,9 @@ nothing was fitted to:
 
 - `content_images()` (`SKIMAGE_PHOTOS` + `SKLEARN_PHOTOS`, 8 photos): what training on the
   built-in data (`builtin_dataset`, hence the demo), `sample_batch` and int8 calibration
-  (`quantize.calibration.builtin_crops`) use;
+  (`convert.quantize.calibration.builtin_crops`) use;
 - `parity_images()` (`PARITY_PHOTOS`, 4 photos): held out for the parity gate
-  (`export.pipeline.parity_inputs`) and nothing else.
+  (`pipelines.export.parity_inputs`) and nothing else.
 """
 
 from __future__ import annotations

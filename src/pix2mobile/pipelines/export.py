@@ -12,7 +12,7 @@ The recipe, one step per function:
    the old manifest lists, and every `STEM_PRECISION[.failed].SUFFIX` this stem can have) are
    removed, then a manifest listing every planned row as pending is written.
 4. For each (format, precision): `export_fn` writes to a hidden staging name (for a quantized
-   precision, `quantize.build.export_quantized` prepares the module or rewrites the float file
+   precision, `convert.quantize.build.export_quantized` prepares the module or rewrites the float file
    `export_fn` wrote, calibrated on `ExportOptions.calibration`), `runner_fn` reopens
    the file with the format's own runtime and runs every sample, `parity.compare` scores each
    image and the worst one is held to the gate. The row is committed (`ExportFolder.commit`):

@@ -4,7 +4,7 @@ Only artifact-stage recipes can do this (tflite: ai-edge-quantizer; Core ML: cor
 pte and ptl int8 quantize the PyTorch module before export and need `pix2mobile export`.
 
 The reference: eager PyTorch fp32 whenever the manifest's `model.checkpoint` is reachable (run
-directory or `.pth`, rebuilt with `export.pipeline.rebuild_eager`), as at export. Otherwise the
+directory or `.pth`, rebuilt with `pipelines.export.rebuild_eager`), as at export. Otherwise the
 float artifact itself, run by its own runtime on the same held-out parity photos; that file passed
 its own gate against eager (45 dB for fp32), so the new row is measured against a stand-in at least
 that close. Either way the row's `parity.reference` ("eager" or "float artifact") and notes say
