@@ -58,7 +58,7 @@ CASES = [
     Case("quantize-out-wrong-suffix", ("quantize", "{exp}/net_fp32.tflite", "--precision", "fp16", "--out",
                                        "{tmp}/y.png"), 2, "must end in .tflite"),
     Case("quantize-out-unwritable", ("quantize", "{exp}/net_fp32.tflite", "--precision", "fp16", "--out",
-                                     "{exp}/net_fp32.onnx/y.tflite"), 2, "not an existing folder"),
+                                     "{exp}/net_fp32.onnx/y.tflite"), 2, "is a file, not a directory"),
 ]
 
 BREAK = {   # how each `{bad}` case spoils the manifest's artifacts (or the whole file)

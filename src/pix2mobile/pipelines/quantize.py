@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import errno
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -31,7 +30,7 @@ import numpy as np
 
 from pix2mobile.convert.quantize.recipes import recipe_for
 from pix2mobile.errors import ConfigError, MissingDependencyError
-from pix2mobile.files import move_path, remove_path, tree_sha256
+from pix2mobile.files import check_writable, move_path, remove_path, tree_sha256
 from pix2mobile.manifest import MANIFEST_NAME, ArtifactEntry, Manifest, Parity, artifact_path
 from pix2mobile.models.spec import IOSpec
 from pix2mobile.pipelines.folder import ExportFolder, failed_name, pending_row, staging_name
@@ -70,14 +69,6 @@ def _stem(entry: ArtifactEntry, suffix: str) -> str:
     if not name.endswith(tail):
         raise ConfigError(f"manifest row {entry.format}/{entry.precision}: file {name} is not named STEM{tail}")
     return name[:-len(tail)]
-
-
-def check_writable(directory: Path, what: str) -> None:
-    """Refuse a destination folder that is missing, not a folder, or not writable, before any work."""
-    if not directory.is_dir():
-        raise ConfigError(f"{what}: {directory} is not an existing folder")
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise ConfigError(f"{what}: cannot write in {directory} (permission denied)")
 
 
 def quantize_export_dir(export_dir: str | Path, precisions: Sequence[str], *, formats: Sequence[str] | None = None,
@@ -125,7 +116,7 @@ def quantize_export_dir(export_dir: str | Path, precisions: Sequence[str], *, fo
     for fmt, recipe, _, _, final in jobs:
         if not force and (final.exists() or (fmt.key, recipe.precision) in rows):
             raise ConfigError(f"{final} (or its manifest row) already exists; pass --force to replace it")
-    check_writable(folder, "quantize")
+    check_writable(folder, "dir")
     if cal is None and any(r.calibrated for _, r, _, _, _ in jobs):
         cal = load_calibration(calibration, io, size, calibration_count)
     ref = _reference(manifest, io, size)
@@ -230,7 +221,7 @@ def quantize_file(path: str | Path, precision: str, *, out: str | Path | None = 
         raise ConfigError("the quantized artifact needs its own path; it never overwrites the float one")
     if final.exists() and not force:
         raise ConfigError(f"{final} already exists; pass --force to replace it")
-    check_writable(final.parent, f"--out {final}")
+    check_writable(final)
     io, size, manifest = _file_io(src)
     cal = calibration if isinstance(calibration, CalibrationSet) else (
         load_calibration(calibration, io, size, calibration_count) if recipe.calibrated else None)
