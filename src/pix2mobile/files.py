@@ -25,9 +25,13 @@ def output_error(final: Path, exc: OSError) -> OutputError:
                        "or permissions there")
 
 
-def _is_about(exc: OSError, *paths: Path) -> bool:
-    names = {str(p) for p in paths}
-    return exc.errno in WRITE_ERRNOS or str(exc.filename) in names or str(exc.filename2) in names
+def _about_output(exc: OSError, final: Path, tmp: Path) -> Exception:
+    """The error to raise for an OSError inside an atomic writer: one `OutputError` line naming
+    `final` when the error is about this output (a write errno, or one of its paths), else `exc`."""
+    names = {str(p) for p in (tmp, final, final.parent)}
+    if exc.errno in WRITE_ERRNOS or str(exc.filename) in names or str(exc.filename2) in names:
+        return output_error(final, exc)
+    return exc
 
 
 def check_writable(path: str | os.PathLike[str], kind: Literal["file", "dir"] = "file") -> None:
@@ -88,9 +92,7 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
         os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; outputs are ordinary files
         os.replace(tmp, final)
     except OSError as exc:
-        if _is_about(exc, tmp, final, final.parent):
-            raise output_error(final, exc) from None
-        raise
+        raise _about_output(exc, final, tmp) from None
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -114,9 +116,7 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.chmod(tmp, 0o777 & ~_umask())
         move_path(tmp, final)
     except OSError as exc:
-        if _is_about(exc, tmp, final, final.parent):
-            raise output_error(final, exc) from None
-        raise
+        raise _about_output(exc, final, tmp) from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

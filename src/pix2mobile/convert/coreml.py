@@ -149,12 +149,7 @@ def _export(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOS
             model.user_defined_metadata[f"pix2mobile.{key}"] = str(value)
 
     if backend == "mlprogram":
-        with atomic_dir(out_path) as tmp:
-            staged = tmp / f"staged{out_path.suffix}"
-            model.save(str(staged))
-            for child in staged.iterdir():
-                shutil.move(str(child), str(tmp / child.name))
-            staged.rmdir()
+        save_mlpackage(model, out_path)
     else:
         with atomic_path(out_path) as tmp:
             model.save(str(tmp))
@@ -163,3 +158,16 @@ def _export(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOS
     outputs_info = tuple(tensor_info(s, y.shape, pixels=image_out[s.name]) for s, y in zip(io.outputs, ref))
     return Exported(out_path, inputs_info, outputs_info, tuple(notes))
 
+
+def save_mlpackage(model: Any, out_path: Path) -> None:
+    """Save a coremltools ML Program as `out_path` atomically.
+
+    `MLModel.save` wants a path ending in `.mlpackage`; it saves into the temporary folder under
+    such a name, its contents are moved up, and `atomic_dir` renames the folder into place.
+    """
+    with atomic_dir(out_path) as tmp:
+        staged = tmp / f"staged{out_path.suffix}"
+        model.save(str(staged))
+        for child in staged.iterdir():
+            shutil.move(str(child), str(tmp / child.name))
+        staged.rmdir()

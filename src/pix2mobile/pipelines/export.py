@@ -42,6 +42,7 @@ from torch import nn
 
 from pix2mobile import __version__
 from pix2mobile.convert.common import ExportOptions
+from pix2mobile.convert.quantize.layers import check_keep_float
 from pix2mobile.errors import ConfigError, MissingDependencyError
 from pix2mobile.files import remove_path
 from pix2mobile.manifest import MANIFEST_NAME, ArtifactEntry, Manifest, ModelInfo, Parity, Scale
@@ -204,11 +205,7 @@ def export_model(module: nn.Module, spec: VariantSpec | ModelRef | tuple, size: 
                            macs=int(count_macs(base, inputs[0])), params=int(count_params(base)),
                            checkpoint_sha256=checkpoint_sha256,
                            checkpoint=str(Path(checkpoint).resolve()) if checkpoint else None)
-    if base_opts.keep_float:
-        unknown = [n for n in base_opts.keep_float if n not in dict(base.named_modules())]
-        if unknown:
-            raise ConfigError(f"keep_float: the model has no module {', '.join(unknown)}; "
-                              f"names are as named_modules() spells them")
+    check_keep_float(base, base_opts.keep_float)
     if needs_calibration(plan) and base_opts.calibration is None:
         from pix2mobile.convert.quantize.calibration import builtin_calibration
 

@@ -27,15 +27,15 @@ weights stay uncompressed: ML Program weight constants are named after the param
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 from torch import nn
 
+from pix2mobile.convert.coreml import save_mlpackage
 from pix2mobile.errors import ConfigError, ExportError
-from pix2mobile.files import atomic_dir, atomic_path
+from pix2mobile.files import atomic_path
 from pix2mobile.runtimes.common import first_line, require
 
 WEIGHT_THRESHOLD = 512
@@ -75,12 +75,7 @@ def quantize_mlpackage(float_path: str | Path, out_path: str | Path, precision: 
     except Exception as exc:
         raise ExportError(f"coremltools could not compress the weights to {precision}: {first_line(exc)}") from exc
     out_path = Path(out_path)
-    with atomic_dir(out_path) as tmp:
-        staged = tmp / f"staged{out_path.suffix}"
-        compressed.save(str(staged))
-        for child in staged.iterdir():
-            shutil.move(str(child), str(tmp / child.name))
-        staged.rmdir()
+    save_mlpackage(compressed, out_path)
     notes = [note, f"weights with more than {WEIGHT_THRESHOLD} elements compressed; compute precision unchanged"]
     if keep_float:
         notes.append(f"kept float: {', '.join(keep_float)}")

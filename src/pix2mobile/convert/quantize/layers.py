@@ -13,6 +13,8 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from pix2mobile.errors import ConfigError
+
 WEIGHTED = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d, nn.Linear)
 NORMS = (nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d, nn.GroupNorm, nn.LayerNorm)
 PASS_THROUGH = (nn.ReflectionPad1d, nn.ReflectionPad2d, nn.ReplicationPad2d, nn.ZeroPad2d, nn.ConstantPad2d,
@@ -73,3 +75,12 @@ def with_followers(module: nn.Module, example: tuple[torch.Tensor, ...], names: 
                 break
             kept.append(follower)
     return tuple(dict.fromkeys(kept))
+
+
+def check_keep_float(module: nn.Module, keep_float: Sequence[str]) -> None:
+    """Refuse `keep_float` names the module does not have, before any quantization work starts."""
+    names = dict(module.named_modules())
+    unknown = [n for n in keep_float if n not in names]
+    if unknown:
+        raise ConfigError(f"keep_float: the model has no module {', '.join(unknown)}; "
+                          f"names are as named_modules() spells them")

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from pix2mobile.convert.quantize.layers import check_keep_float
 from pix2mobile.errors import ConfigError, ExportError
 from pix2mobile.runtimes.common import first_line, require
 
@@ -51,10 +52,7 @@ def prepare_int8(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], ca
                  "ExecuTorch XNNPACK quantization")
     if calibration is None:
         raise ConfigError("pte int8 needs calibration images; pass a CalibrationSet")
-    names = dict(module.named_modules())
-    unknown = [n for n in keep_float if n not in names]
-    if unknown:
-        raise ConfigError(f"keep_float: the model has no module {', '.join(unknown)}")
+    check_keep_float(module, keep_float)
     quantizer = xq.XNNPACKQuantizer().set_global(xq.get_symmetric_quantization_config(is_per_channel=True))
     if keep_float:
         quantizer.set_filter_function(lambda node: not _under(node.meta.get("nn_module_stack"), keep_float))

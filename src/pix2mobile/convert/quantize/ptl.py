@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from pix2mobile.convert.quantize.layers import with_followers
+from pix2mobile.convert.quantize.layers import check_keep_float
 from pix2mobile.errors import ConfigError, ExportError
 from pix2mobile.runtimes.common import first_line
 
@@ -40,10 +41,7 @@ def prepare_int8(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], ca
 
     if calibration is None:
         raise ConfigError("ptl int8 needs calibration images; pass a CalibrationSet")
-    names = dict(module.named_modules())
-    unknown = [n for n in keep_float if n not in names]
-    if unknown:
-        raise ConfigError(f"keep_float: the model has no module {', '.join(unknown)}")
+    check_keep_float(module, keep_float)
     module = copy.deepcopy(module).eval()
     mapping = get_default_qconfig_mapping("qnnpack")
     for name in with_followers(module, tuple(example_inputs), keep_float):
