@@ -26,8 +26,14 @@ META_NAME = "model.json"
 SCHEMA_VERSION = 1
 
 
-def save_run(run_dir: str | Path, state_dict: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> Path:
-    """Write weights then metadata, each atomically. `meta` must hold family, arch, options."""
+def save_run(run_dir: str | Path, state_dict: Mapping[str, torch.Tensor], meta: Mapping[str, Any],
+             others: Mapping[str, Mapping[str, torch.Tensor]] | None = None) -> Path:
+    """Write weights then metadata, each atomically. `meta` must hold family, arch, options.
+
+    `others` are further generators of the same architecture, by name (CycleGAN's "b2a": the
+    B -> A generator beside the A -> B one in `model.safetensors`); each is written to
+    `model_NAME.safetensors` and `meta["generators"]` maps every name (the main one under
+    `meta["direction"]`, default "main") to its file, so export can reach either."""
     from safetensors.torch import save_file
 
     for key in ("family", "arch", "options"):
@@ -35,10 +41,16 @@ def save_run(run_dir: str | Path, state_dict: Mapping[str, torch.Tensor], meta: 
             raise CheckpointError(f"checkpoint metadata lacks '{key}'")
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
-    with files.atomic_path(run / WEIGHTS_NAME) as tmp:
-        save_file(tensors, str(tmp))
-    files.write_json(run / META_NAME, {"schema_version": SCHEMA_VERSION, **meta})
+    written = {str(meta.get("direction") or "main"): WEIGHTS_NAME}
+    for name, sd in [("", state_dict), *sorted((others or {}).items())]:
+        target = run / (f"model_{name}.safetensors" if name else WEIGHTS_NAME)
+        tensors = {k: v.detach().to("cpu").contiguous() for k, v in sd.items()}
+        with files.atomic_path(target) as tmp:
+            save_file(tensors, str(tmp))
+        if name:
+            written[name] = target.name
+    extra = {"generators": written} if others else {}
+    files.write_json(run / META_NAME, {"schema_version": SCHEMA_VERSION, **meta, **extra})
     return run
 
 
@@ -80,14 +92,31 @@ def validate_meta(meta: Any, source: str) -> dict[str, Any]:
     return meta
 
 
-def load_run(run_dir: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """Return (meta, state_dict) of a run directory."""
+def weights_file(run_dir: str | Path, meta: Mapping[str, Any], generator: str | None = None) -> Path:
+    """The weights file of `generator` (a name in `meta["generators"]`, e.g. CycleGAN's "b2a"), or
+    of the main generator when None. Refuses a name the run does not hold, or a file name that is
+    not a plain name inside the run (model.json is input)."""
+    if generator is None:
+        return Path(run_dir) / WEIGHTS_NAME
+    table = meta.get("generators") or {str(meta.get("direction") or "main"): WEIGHTS_NAME}
+    if not isinstance(table, Mapping) or generator not in table:
+        held = ", ".join(sorted(table)) if isinstance(table, Mapping) else "none"
+        raise CheckpointError(f"{run_dir}: holds no generator '{generator}' (it holds: {held})")
+    name = table[generator]
+    if not isinstance(name, str) or Path(name).name != name or not name.endswith(".safetensors"):
+        raise CheckpointError(f"{run_dir}/{META_NAME}: generator '{generator}' names {name!r}, "
+                              "not a .safetensors file in the run directory")
+    return Path(run_dir) / name
+
+
+def load_run(run_dir: str | Path, generator: str | None = None) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Return (meta, state_dict) of a run directory: its main generator, or the one named."""
     from safetensors.torch import load_file
 
     meta = read_meta(run_dir)
-    weights = Path(run_dir) / WEIGHTS_NAME
+    weights = weights_file(run_dir, meta, generator)
     if not weights.is_file():
-        raise CheckpointError(f"{run_dir}: has {META_NAME} but no {WEIGHTS_NAME}")
+        raise CheckpointError(f"{run_dir}: has {META_NAME} but no {weights.name}")
     try:
         return meta, load_file(str(weights))
     except Exception as exc:  # safetensors raises its own error types for corrupt headers

@@ -187,20 +187,29 @@ class ModelInfo:
     params: int | None = None
     checkpoint_sha256: str | None = None
     checkpoint: str | None = None            # the run directory / .pth exported (absolute path)
+    direction: str | None = None             # CycleGAN: "a2b" (G_A) or "b2a" (G_B); None for other families
+    size_multiple: int | None = None         # H and W of any input must be multiples of this ...
+    min_size: int | None = None              # ... and at least this (what `native` mode pads to)
 
     def to_json(self) -> dict[str, Any]:
         return {"family": self.family, "arch": self.arch, "options": _jsonable(dict(self.options)),
                 "size": list(self.size) if self.size is not None else None, "macs": self.macs,
                 "params": self.params, "checkpoint_sha256": self.checkpoint_sha256,
-                "checkpoint": self.checkpoint}
+                "checkpoint": self.checkpoint, "direction": self.direction,
+                "size_multiple": self.size_multiple, "min_size": self.min_size}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> ModelInfo:
         size = d.get("size")
+        direction = d.get("direction")
+        if direction is not None and direction not in ("a2b", "b2a"):
+            raise ConfigError(f"manifest model.direction must be 'a2b', 'b2a' or null, got {direction!r}")
         return cls(family=d["family"], arch=d["arch"], options=dict(d.get("options", {})),
                    size=(int(size[0]), int(size[1])) if size else None, macs=d.get("macs"),
                    params=d.get("params"), checkpoint_sha256=d.get("checkpoint_sha256"),
-                   checkpoint=d.get("checkpoint"))
+                   checkpoint=d.get("checkpoint"), direction=direction,
+                   size_multiple=_int_or_none(d.get("size_multiple"), "model.size_multiple"),
+                   min_size=_int_or_none(d.get("min_size"), "model.min_size"))
 
 
 @dataclass(frozen=True)
@@ -277,6 +286,14 @@ class Manifest:
             return cls.from_json(json.loads(p.read_text()))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{p}: not valid JSON ({exc})") from None
+
+
+def _int_or_none(x: Any, what: str) -> int | None:
+    if x is None:
+        return None
+    if isinstance(x, bool) or not isinstance(x, int) or x < 1:
+        raise ConfigError(f"manifest {what} must be a positive integer or null, got {x!r}")
+    return x
 
 
 def _number_or_none(x: Any, what: str) -> None:

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from pix2mobile.errors import ConfigError, DataError
+from pix2mobile.models.loading import load_generator
 from pix2mobile.train import cyclegan
 from pix2mobile.train.cyclegan import CycleGANConfig
 
@@ -26,7 +27,8 @@ def test_cycle_loss_falls_and_generator_rebuilds(tmp_path, image_folder):
 
     meta, g_a = rebuild_generator(run)
     assert (meta["family"], meta["arch"], meta["options"]) == ("cyclegan", "resnet_6blocks", {"ngf": 8})
-    assert meta["io"]["inputs"][0]["range"] == [-1.0, 1.0] and meta["direction"] == "A->B"
+    assert meta["io"]["inputs"][0]["range"] == [-1.0, 1.0] and meta["direction"] == "a2b"
+    assert meta["generators"] == {"a2b": "model.safetensors", "b2a": "model_b2a.safetensors"}
     state = torch.load(run / "train_state.pt", weights_only=True)
     assert len(state["model"]["pool_A"]["images"]) == 30      # pool of 50 still filling
     trained = cyclegan.get_variant("cyclegan", "resnet_6blocks").create(ngf=8)
@@ -34,6 +36,11 @@ def test_cycle_loss_falls_and_generator_rebuilds(tmp_path, image_folder):
     x = torch.rand(1, 3, 32, 32) * 2 - 1
     with torch.no_grad():
         torch.testing.assert_close(g_a(x), trained.eval()(x), rtol=0, atol=0)
+    trained.load_state_dict(state["model"]["G_B"])            # the B -> A generator is saved too
+    g_b = load_generator(run, direction="b2a")
+    assert g_b.direction == "b2a" and g_b.sha256 != load_generator(run).sha256
+    with torch.no_grad():
+        torch.testing.assert_close(g_b.generator(x), trained.eval()(x), rtol=0, atol=0)
     assert (run / "samples" / "step_000030.png").is_file()
 
 

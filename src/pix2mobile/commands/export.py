@@ -4,6 +4,12 @@ Examples:
   pix2mobile export runs/style --out exports/style
   pix2mobile export candy.pth --family fast_style --arch johnson --out exports/candy --size 256 256
   pix2mobile export latest_net_G_A.pth --family cyclegan --arch resnet_9blocks --formats tflite,onnx --out out/
+  pix2mobile export runs/h2z --out exports/h2z            (CycleGAN: exports/h2z/a2b and exports/h2z/b2a)
+
+A CycleGAN run holds both generators; by default both are exported, one folder per direction
+(DIR/a2b: A -> B, DIR/b2a: B -> A), each with its own manifest whose model.direction says which.
+`--direction a2b` (or b2a) exports one into DIR itself. For a junyanz .pth, --direction says which
+generator the file is (latest_net_G_B.pth: b2a).
 
 Each artifact is run through its own runtime on held-out real photos (at least 4, never used for
 training or calibration; the manifest's parity_images names them) and compared with the eager fp32
@@ -66,6 +72,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="input size to export at (default: the training size, else 256 256)")
     p.add_argument("--family", help="model family of a foreign .pth (see `pix2mobile info`)")
     p.add_argument("--arch", help="architecture of a foreign .pth")
+    p.add_argument("--direction", choices=("a2b", "b2a", "both"), default=None,
+                   help="CycleGAN: which generator to export (default: both for a run that holds both, "
+                        "into OUT/a2b and OUT/b2a; a2b for a .pth)")
     p.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
                    help="architecture option, e.g. ngf=32 (repeatable)")
     p.add_argument("--threshold", type=_threshold, action="append", default=[], metavar="PRECISION=DB",
@@ -119,16 +128,14 @@ def format_table(manifest: Any) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
     m = manifest.model
-    head = f"{m.family}/{m.arch} at {m.size[0]}x{m.size[1]}: {m.params / 1e6:.2f}M params, {m.macs / 1e9:.2f} GMACs"
+    name = f"{m.family}/{m.arch}" + (f" {m.direction}" if m.direction else "")
+    head = f"{name} at {m.size[0]}x{m.size[1]}: {m.params / 1e6:.2f}M params, {m.macs / 1e9:.2f} GMACs"
     return "\n".join([head, *lines])
 
 
 def run(args: argparse.Namespace) -> int:
-    from pix2mobile.convert.common import ExportOptions
     from pix2mobile.convert.formats import FORMATS
-    from pix2mobile.convert.quantize.recipes import needs_calibration
     from pix2mobile.models.loading import load_generator
-    from pix2mobile.pipelines.export import export_model
 
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     unknown = [f for f in formats if f not in FORMATS]
@@ -144,7 +151,28 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--auto chooses a precision for one format: pass --formats with exactly one")
     if not 1 <= args.calibration_count <= MAX_CALIBRATION:
         raise ConfigError(f"--calibration-count must be between 1 and {MAX_CALIBRATION}, got {args.calibration_count}")
-    loaded = load_generator(args.checkpoint, args.family, args.arch, dict(args.option))
+    first = None if args.direction == "both" else args.direction
+    loaded = load_generator(args.checkpoint, args.family, args.arch, dict(args.option), direction=first)
+    both = args.direction == "both" or (args.direction is None and len(loaded.directions) == 2)
+    if both and len(loaded.directions) < 2:
+        raise ConfigError(f"{args.checkpoint} holds one generator ({loaded.spec.family}"
+                          f"{', ' + loaded.direction if loaded.direction else ''}); --direction both needs "
+                          "a CycleGAN run directory, which holds both")
+    if both:
+        codes = [export_one(args, formats, precisions, load_generator(
+                     args.checkpoint, args.family, args.arch, dict(args.option), direction=d), args.out / d)
+                 for d in loaded.directions]
+        return max(codes)
+    return export_one(args, formats, precisions, loaded, args.out)
+
+
+def export_one(args: argparse.Namespace, formats: list[str], precisions: dict[str, list[str]] | None,
+               loaded: Any, out: Path) -> int:
+    """Export one loaded generator into `out`; the exit code (1 when a row failed)."""
+    from pix2mobile.convert.common import ExportOptions
+    from pix2mobile.convert.quantize.recipes import needs_calibration
+    from pix2mobile.pipelines.export import export_model
+
     size = tuple(args.size) if args.size else tuple(loaded.meta.get("training", {}).get("size_hw", (256, 256)))
     calibration = None
     plan = [(f, p) for f, ps in (precisions or {}).items() for p in ps]
@@ -155,18 +183,19 @@ def run(args: argparse.Namespace) -> int:
     export_options = ExportOptions(channel_last=not args.nchw_tflite, image_io=not args.no_image_io,
                                    calibration=calibration)
     common = dict(thresholds=dict(args.threshold), options=loaded.options, checkpoint_sha256=loaded.sha256,
-                  checkpoint=loaded.source, samples=args.samples, force=args.force)
-    log.info("exporting %s (%s) at %dx%d to %s", loaded.spec.key, loaded.source, size[0], size[1], ", ".join(formats))
+                  checkpoint=loaded.source, direction=loaded.direction, samples=args.samples, force=args.force)
+    log.info("exporting %s%s (%s) at %dx%d to %s", loaded.spec.key,
+             f" {loaded.direction}" if loaded.direction else "", loaded.source, size[0], size[1], ", ".join(formats))
     if args.auto:
         from pix2mobile.pipelines.auto import export_auto
 
-        manifest, result = export_auto(loaded.generator, loaded.spec, size, formats[0], args.out,
+        manifest, result = export_auto(loaded.generator, loaded.spec, size, formats[0], out,
                                        target_psnr=args.target_psnr, calibration=calibration,
                                        export_options=export_options, precisions=(precisions or {}).get(formats[0]),
                                        **common)
         print(result.describe())
     else:
-        manifest = export_model(loaded.generator, loaded.spec, size, formats, args.out, precisions=precisions,
+        manifest = export_model(loaded.generator, loaded.spec, size, formats, out, precisions=precisions,
                                 export_options=export_options, **common)
     print(format_table(manifest))
     failed = [a for a in manifest.artifacts if a.status != "ok"]

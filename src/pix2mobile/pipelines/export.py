@@ -128,7 +128,7 @@ def export_model(module: nn.Module, spec: VariantSpec | ModelRef | tuple, size: 
                  precisions: Mapping[str, Sequence[str]] | None = None,
                  export_options: ExportOptions | None = None,
                  checkpoint_sha256: str | None = None, checkpoint: str | Path | None = None,
-                 samples: int = DEFAULT_SAMPLES, seed: int = 0,
+                 direction: str | None = None, samples: int = DEFAULT_SAMPLES, seed: int = 0,
                  stem: str | None = None, force: bool = False) -> Manifest:
     """Export `module` to `formats` (all of FORMATS when None) under `out_dir`; return the manifest.
 
@@ -142,6 +142,7 @@ def export_model(module: nn.Module, spec: VariantSpec | ModelRef | tuple, size: 
       `calibration` (a `quantize.CalibrationSet`) feeds calibrated precisions; when it is None and
       one is planned, 16 crops of the built-in photos are used. `keep_float` names modules the
       quantized rows leave in float.
+    direction: CycleGAN's "a2b" or "b2a", recorded in the manifest (which generator `module` is).
     samples: parity images (the held-out photos in turn); the worst one is held to the gate.
     force: replace an existing export: our own earlier files (what its manifest lists, and every
       STEM_PRECISION[.failed].SUFFIX of this stem) are removed first. Without it, an existing
@@ -204,7 +205,10 @@ def export_model(module: nn.Module, spec: VariantSpec | ModelRef | tuple, size: 
     model_info = ModelInfo(family=spec.family, arch=spec.arch, options=opts, size=size_hw,
                            macs=int(count_macs(base, inputs[0])), params=int(count_params(base)),
                            checkpoint_sha256=checkpoint_sha256,
-                           checkpoint=str(Path(checkpoint).resolve()) if checkpoint else None)
+                           checkpoint=str(Path(checkpoint).resolve()) if checkpoint else None,
+                           direction=direction if spec.family == "cyclegan" else None,
+                           size_multiple=spec.size_multiple if isinstance(spec, VariantSpec) else None,
+                           min_size=spec.min_size if isinstance(spec, VariantSpec) else None)
     check_keep_float(base, base_opts.keep_float)
     if needs_calibration(plan) and base_opts.calibration is None:
         from pix2mobile.convert.quantize.calibration import builtin_calibration
@@ -247,7 +251,8 @@ def rebuild_eager(model: ModelInfo) -> tuple[nn.Module | None, str]:
     if not Path(model.checkpoint).exists():
         return None, f"the checkpoint {model.checkpoint} is not on this machine"
     try:
-        loaded = load_generator(model.checkpoint, model.family, model.arch, dict(model.options))
+        loaded = load_generator(model.checkpoint, model.family, model.arch, dict(model.options),
+                                direction=model.direction)
     except Pix2MobileError as exc:
         return None, f"the checkpoint {model.checkpoint} did not load ({exc})"
     if model.checkpoint_sha256 and loaded.sha256 != model.checkpoint_sha256:

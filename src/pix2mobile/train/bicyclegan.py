@@ -197,7 +197,7 @@ def train(cfg: BicycleGANConfig, *, on_step: StepHook | None = None) -> Path:
     dataset = aligned_dataset(cfg)                           # DataError before any network is built
     model = BicycleGANModel(cfg, session.accel)
     enc_arch = NETS[cfg.size][1]
-    meta = export_meta(get_variant("bicyclegan", cfg.arch), cfg.options, cfg.size, direction="A->B",
+    meta = export_meta(get_variant("bicyclegan", cfg.arch), cfg.options, cfg.size, direction="a2b",
                        data=cfg.data, nz=NZ, encoder=enc_arch)
     recipe = Recipe(model=model, batches=seeded_batches(session, dataset, cfg.batch_size),
                     samples=fixed_batch(dataset, cfg.num_samples, cfg.seed), meta=meta, total_steps=cfg.steps,

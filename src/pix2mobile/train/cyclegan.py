@@ -3,7 +3,8 @@
 Two generators (G_A: A -> B, G_B: B -> A), two 70x70 PatchGANs, LSGAN losses, cycle loss
 lambda 10 both ways, identity loss 0.5 (times lambda), a pool of 50 past fakes for each D,
 Adam 2e-4 with beta1 0.5, constant then linear decay to 0 (--steps-decay, by default the second
-half), N(0, 0.02) init. The exported generator is G_A (A -> B), images in [-1, 1].
+half), N(0, 0.02) init. Both generators are saved: G_A (A -> B, "a2b") as the run's main
+generator and G_B (B -> A, "b2a") beside it; `pix2mobile export` exports both. Images in [-1, 1].
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ class CycleGANModel:
         self.D_A = net(build_discriminator(3, cfg.ndf, cfg.n_layers_d))
         self.D_B = net(build_discriminator(3, cfg.ndf, cfg.n_layers_d))
         self.generator = self.G_A
+        self.extra_generators = {"b2a": self.G_B}
         self.g_a, self.g_b, self.d_a, self.d_b = (accel.compiled(n) for n in (self.G_A, self.G_B, self.D_A, self.D_B))
         betas = (cfg.beta1, 0.999)
         self.opt_G = accel.adam(itertools.chain(trainable(self.G_A), trainable(self.G_B)), cfg.lr, betas)
@@ -185,13 +187,13 @@ def unaligned_dataset(cfg: CycleGANConfig) -> Any:
 
 
 def train(cfg: CycleGANConfig, *, on_step: StepHook | None = None) -> Path:
-    """Train (or resume) a CycleGAN; the run's generator is G_A (A -> B). Returns the run directory."""
+    """Train (or resume) a CycleGAN; the run holds G_A ("a2b") and G_B ("b2a"). Returns the run directory."""
     session = open_session(cfg, NAME)
     cfg = session.cfg                                        # type: ignore[assignment]
     dataset = unaligned_dataset(cfg)                         # DataError before any network is built
     model = CycleGANModel(cfg, session.accel)
     meta = export_meta(get_variant("cyclegan", cfg.generator), cfg.options, cfg.size,
-                       direction="A->B", data={"A": cfg.data_a, "B": cfg.data_b})
+                       direction="a2b", data={"A": cfg.data_a, "B": cfg.data_b})
     recipe = Recipe(model=model, batches=seeded_batches(session, dataset, cfg.batch_size),
                     samples=fixed_batch(dataset, cfg.num_samples, cfg.seed), meta=meta, total_steps=cfg.steps,
                     images_per_step=cfg.batch_size, lr_factor=LinearDecay(cfg.steps, cfg.decay_steps))

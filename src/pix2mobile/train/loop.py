@@ -44,7 +44,8 @@ class GANModel(Protocol):
     `visuals()` computes outputs for the current input (called under no_grad) and returns
     (N, 3, H, W) images in [0, 1] keyed by `visual_names`; `state_dict()` holds everything
     needed to resume (networks, optimisers, pools, counters); `generator` is the plain
-    `nn.Module` that is checkpointed for export; `optimizers` are the ones stepping now, and
+    `nn.Module` that is checkpointed for export (a model with more, CycleGAN's G_B, names them in
+    an optional `extra_generators` mapping, saved beside it); `optimizers` are the ones stepping now, and
     the loop sets their learning rate each step.
     """
 
@@ -298,7 +299,8 @@ class _Loop:
     def save(self) -> None:
         """train_state.pt, then model.safetensors + model.json; each file atomic, never NaN weights."""
         weights = self.model.generator.state_dict()
-        for key, value in weights.items():
+        others = {name: net.state_dict() for name, net in getattr(self.model, "extra_generators", {}).items()}
+        for key, value in [*weights.items(), *(kv for sd in others.values() for kv in sd.items())]:
             if value.is_floating_point() and not bool(torch.isfinite(value).all()):
                 raise TrainingError(f"step {self.step}: generator weight '{key}' is not finite; stopped "
                                     f"without saving it. {self._kept()} (try a lower --lr, or --amp off)")
@@ -313,7 +315,7 @@ class _Loop:
         meta = {**self.r.meta, "training": training, "recipe": self.s.name, "config": self.cfg.to_dict(),
                 "steps_done": self.step, "losses": self.last_row, "losses_csv": records.LOSSES_NAME,
                 "pix2mobile_version": __version__}
-        save_run(self.run_dir, weights, meta)
+        save_run(self.run_dir, weights, meta, others)
         self.last_saved = self.step
         log.debug("checkpoint at step %d in %s", self.step, self.run_dir)
 
