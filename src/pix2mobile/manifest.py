@@ -121,6 +121,70 @@ class Parity:
                    psnr_db_per_image=tuple(float(x) for x in d.get("psnr_db_per_image") or ()))
 
 
+ShapeKind = Literal["fixed", "enumerated", "range"]
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """The input sizes (H, W) an artifact accepts, each one held to the parity gate at export.
+
+    kind "fixed": only the export size (`ModelInfo.size`), as every artifact before size-flexible
+    export. "enumerated": exactly `sizes` (Core ML's EnumeratedShapes, which the Neural Engine
+    takes). "range": any H, W with `min` <= size <= `max` that are multiples of `multiple` (ONNX
+    dynamic axes, ExecuTorch bounded dynamic shapes); `sizes` lists those verified. `note` says
+    why an artifact is fixed when more sizes were asked for (the converter or runtime cannot)."""
+
+    kind: ShapeKind = "fixed"
+    sizes: tuple[tuple[int, int], ...] = ()
+    min: tuple[int, int] | None = None
+    max: tuple[int, int] | None = None
+    multiple: int | None = None
+    note: str | None = None
+
+    def accepts(self, size: tuple[int, int], export_size: tuple[int, int] | None = None) -> bool:
+        """Whether an input of `size` may be fed (a fixed artifact: only its export size)."""
+        h, w = size
+        if self.kind == "range" and self.min is not None and self.max is not None:
+            m = self.multiple or 1
+            return (self.min[0] <= h <= self.max[0] and self.min[1] <= w <= self.max[1]
+                    and h % m == 0 and w % m == 0)
+        if self.kind == "enumerated":
+            return (h, w) in self.sizes
+        return (h, w) == (export_size or (self.sizes[0] if self.sizes else None))
+
+    def describe(self, export_size: tuple[int, int] | None = None) -> str:
+        if self.kind == "range" and self.min and self.max:
+            return (f"any size from {self.min[0]}x{self.min[1]} to {self.max[0]}x{self.max[1]}"
+                    + (f" in multiples of {self.multiple}" if self.multiple and self.multiple > 1 else ""))
+        if self.kind == "enumerated":
+            return "only " + ", ".join(f"{h}x{w}" for h, w in self.sizes)
+        size = export_size or (self.sizes[0] if self.sizes else None)
+        return f"only {size[0]}x{size[1]}" if size else "only its export size"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "sizes": [list(s) for s in self.sizes],
+                "min": list(self.min) if self.min else None, "max": list(self.max) if self.max else None,
+                "multiple": self.multiple, "note": self.note}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any] | None) -> Shapes:
+        if d is None:
+            return cls()
+        if not isinstance(d, Mapping) or d.get("kind", "fixed") not in ("fixed", "enumerated", "range"):
+            raise ConfigError(f"manifest shapes must be an object with kind fixed, enumerated or range, got {d!r}")
+
+        def pair(x: Any) -> tuple[int, int]:
+            if not isinstance(x, (list, tuple)) or len(x) != 2 or not all(
+                    isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in x):
+                raise ConfigError(f"manifest shapes: a size must be [H, W] of positive integers, got {x!r}")
+            return (x[0], x[1])
+
+        return cls(kind=d.get("kind", "fixed"), sizes=tuple(pair(x) for x in d.get("sizes") or ()),
+                   min=pair(d["min"]) if d.get("min") is not None else None,
+                   max=pair(d["max"]) if d.get("max") is not None else None,
+                   multiple=_int_or_none(d.get("multiple"), "shapes.multiple"), note=d.get("note"))
+
+
 @dataclass(frozen=True)
 class ArtifactEntry:
     """One (format, precision) row. `file` is relative to the manifest's directory.
@@ -143,6 +207,7 @@ class ArtifactEntry:
     notes: tuple[str, ...] = ()
     export_seconds: float | None = None
     verify_seconds: float | None = None
+    shapes: Shapes = field(default_factory=Shapes)
 
     @property
     def ok(self) -> bool:
@@ -153,7 +218,8 @@ class ArtifactEntry:
                 "sha256": self.sha256, "status": self.status, "reason": self.reason,
                 "inputs": [t.to_json() for t in self.inputs], "outputs": [t.to_json() for t in self.outputs],
                 "parity": self.parity.to_json(), "converter": dict(self.converter), "notes": list(self.notes),
-                "export_seconds": self.export_seconds, "verify_seconds": self.verify_seconds}
+                "export_seconds": self.export_seconds, "verify_seconds": self.verify_seconds,
+                "shapes": self.shapes.to_json()}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> ArtifactEntry:
@@ -174,7 +240,7 @@ class ArtifactEntry:
                    outputs=tuple(TensorInfo.from_json(t) for t in d.get("outputs", ())),
                    parity=Parity.from_json(d.get("parity")), converter=dict(d.get("converter", {})),
                    notes=tuple(d.get("notes", ())), export_seconds=d.get("export_seconds"),
-                   verify_seconds=d.get("verify_seconds"))
+                   verify_seconds=d.get("verify_seconds"), shapes=Shapes.from_json(d.get("shapes")))
 
 
 @dataclass(frozen=True)
