@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from pix2mobile import __version__
-from pix2mobile.commands import bench, demo, export, info, morph, nst, quantize, train
+from pix2mobile.commands import apply, bench, demo, export, info, morph, nst, quantize, train
 from pix2mobile.errors import Pix2MobileError
 
 log = logging.getLogger("pix2mobile.cli")
@@ -29,6 +29,9 @@ class Command:
     description: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
+    tail: str | None = None
+    """A `nargs="*"` positional that may also follow options (`apply SRC --format onnx a.jpg b.jpg`):
+    argparse fills such a list at its first position only, so main() appends the later ones."""
 
 
 COMMANDS: dict[str, Command] = {
@@ -37,6 +40,7 @@ COMMANDS: dict[str, Command] = {
     "nst": Command(nst.HELP, nst.__doc__ or "", nst.add_arguments, nst.run),
     "export": Command(export.HELP, export.__doc__ or "", export.add_arguments, export.run),
     "info": Command(info.HELP, info.__doc__ or "", info.add_arguments, info.run),
+    "apply": Command(apply.HELP, apply.__doc__ or "", apply.add_arguments, apply.run, tail="images"),
     "quantize": Command(quantize.HELP, quantize.__doc__ or "", quantize.add_arguments, quantize.run),
     "bench": Command(bench.HELP, bench.__doc__ or "", bench.add_arguments, bench.run),
     "demo": Command(demo.HELP, demo.__doc__ or "", demo.add_arguments, demo.run),
@@ -108,7 +112,12 @@ def describe_os_error(exc: OSError) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    tail = COMMANDS[args.command].tail
+    if extras:
+        if tail is None or any(e.startswith("-") for e in extras):
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        setattr(args, tail, [*getattr(args, tail), *extras])
     _configure_logging(args.verbose, args.quiet)
     try:
         return int(args._run(args) or 0)
