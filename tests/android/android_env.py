@@ -19,6 +19,9 @@ GOLDEN = ROOT / "tests" / "golden"
 
 sys.path.insert(0, str(ROOT / "tests" / "apply"))
 
+REPORT: list[str] = []
+"""Lines the Android tests print after pytest's summary (JUnit's own count, largest pixel differences)."""
+
 
 def need(ok: bool, what: str) -> None:
     """Skip with one line when a toolchain piece is missing; fail under CI=true."""

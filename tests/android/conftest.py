@@ -18,7 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from android_env import CORE_JAR, ROOT, need
+from android_env import CORE_JAR, REPORT, ROOT, need
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    for line in REPORT:
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 import subprocess
 
-from android_env import GOLDEN, JUNIT, TEST_CLASSES, need
+from android_env import GOLDEN, JUNIT, REPORT, TEST_CLASSES, need
 
 
-def test_core_junit(core_jar, java, request):
+def test_core_junit(core_jar, java):
     need(JUNIT.is_file(), f"JUnit 5 is not installed ({JUNIT}; Debian junit5)")
     need((TEST_CLASSES / ".built").is_file(), "the core's test classes are not built")
     cp = ":".join(map(str, [core_jar, TEST_CLASSES, JUNIT]))
@@ -21,9 +21,7 @@ def test_core_junit(core_jar, java, request):
     out = proc.stdout + proc.stderr
     summary = re.search(r"^(\d+) passed, (\d+) failed.*$", out, re.M)
     assert summary is not None, f"no summary from the JUnit runner:\n{out}"
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        diff = re.search(r"largest result difference .*$", out, re.M)
-        reporter.write_line(f"android core JUnit: {summary.group(0)}" + (f" ({diff.group(0)})" if diff else ""))
+    diff = re.search(r"largest result difference .*$", out, re.M)
+    REPORT.append(f"android core JUnit: {summary.group(0)}" + (f" ({diff.group(0)})" if diff else ""))
     assert proc.returncode == 0 and summary.group(2) == "0", out
     assert int(summary.group(1)) >= 20, out

@@ -259,10 +259,10 @@ private fun selftest(positional: List<String>): Int {
             val perturbed = golden.mapIndexed { k, t -> perturb(t, a.outputs[k].range.hi - a.outputs[k].range.lo) }
             val noisy = SelfTest.check(files, model, a, Replay(perturbed, "perturbed replay"))
             val noisyDb = noisy.psnrDb
-            if (noisyDb == null || !(noisyDb < Psnr.CAP_DB) ||
-                !(noisyDb > 20.0)
-            ) {
-                lines.add("a perturbed output (1% noise) gave $noisyDb dB; expected between 20 and ${Psnr.CAP_DB}")
+            // finite and below the cap: the comparison sees a small difference (its size in dB depends on
+            // the output's own spread, as in the parity gate)
+            if (noisyDb == null || !noisyDb.isFinite() || noisyDb >= Psnr.CAP_DB) {
+                lines.add("a perturbed output (1% noise) gave $noisyDb dB; expected a finite PSNR below ${Psnr.CAP_DB}")
             }
             val broken = golden.map { FloatTensor(it.shape, it.data.copyOf().also { d -> d[0] = Float.NaN }) }
             val nan = SelfTest.check(files, model, a, Replay(broken, "NaN replay"))
