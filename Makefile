@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(PIN_HASH)
 export OMP_WAIT_POLICY ?= PASSIVE
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test lint venv clean
+.PHONY: demo test lint venv clean android-core
 
 venv: $(STAMP)
 
@@ -24,7 +24,7 @@ $(STAMP):
 	@touch $@
 	@echo "environment ready: $(VENV) ($(PIN_HASH))"
 
-test: $(STAMP) lint
+test: $(STAMP) lint android-core
 	$(PY) -m pytest -q
 
 # Static checks over the library (config in pyproject.toml); part of `make test`, so of CI.
@@ -33,6 +33,15 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+
+# ---- Android (issue 14) -----------------------------------------------------------------------
+# android-core: the toolchain (npm kotlinc + ktlint into android_demo/build/toolchain, Debian
+# junit5, tree-sitter-kotlin into android_demo/build/pytools) and the Kotlin core's jar and test
+# classes, rebuilt only when their sources change; tests/android/ runs them. A missing toolchain
+# skips with one line, and fails under CI=true. The app module is compiled by Android Studio.
+android-core: $(STAMP)
+	@bash android_demo/tools/build_core.sh $(abspath $(PY))
+# ---- end Android -------------------------------------------------------------------------------
 
 demo: $(STAMP)
 	$(VENV)/bin/pix2mobile demo --out runs/demo
