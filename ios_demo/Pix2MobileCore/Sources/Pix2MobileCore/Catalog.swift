@@ -111,9 +111,11 @@ public struct BundledModel: Sendable {
 
     /// The manifest row of a bundled artifact (its tensors' layouts and ranges).
     public func entry(_ artifact: BundledArtifact) throws -> ArtifactEntry {
-        guard let row = manifest.artifacts.first(where: {
-            $0.ok && $0.format == artifact.format && $0.precision == artifact.precision
-        }) else {
+        guard
+            let row = manifest.artifacts.first(where: {
+                $0.ok && $0.format == artifact.format && $0.precision == artifact.precision
+            })
+        else {
             throw CoreError("\(name): manifest.json has no passing \(artifact.format) \(artifact.precision) row")
         }
         return row

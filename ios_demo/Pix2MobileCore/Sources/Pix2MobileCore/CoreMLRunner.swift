@@ -20,7 +20,9 @@
         }
     }
 
-    public final class CoreMLRunner: ModelRunner {
+    /// Sendable so apps can load it off the main thread and hand it back: it holds one MLModel, never
+    /// changed after init, whose predictions Core ML allows from any thread.
+    public final class CoreMLRunner: ModelRunner, @unchecked Sendable {
         public let model: MLModel
         public let computeUnits: ComputeUnits
 
@@ -126,21 +128,22 @@
             let format = CVPixelBufferGetPixelFormatType(buffer)
             var out = [UInt8](repeating: 0, count: w * h * 3)
             // byte offsets of R, G, B inside one pixel, and the pixel's width in bytes
-            let (r, g, b, bytes): (Int, Int, Int, Int)
+            let order: (r: Int, g: Int, b: Int, bytes: Int)
             switch format {
-            case kCVPixelFormatType_32BGRA: (r, g, b, bytes) = (2, 1, 0, 4)
-            case kCVPixelFormatType_32ARGB: (r, g, b, bytes) = (1, 2, 3, 4)
-            case kCVPixelFormatType_32RGBA: (r, g, b, bytes) = (0, 1, 2, 4)
-            case kCVPixelFormatType_OneComponent8: (r, g, b, bytes) = (0, 0, 0, 1)
-            default: throw CoreError("Core ML returned a pixel buffer of format \(format), which this app does not read")
+            case kCVPixelFormatType_32BGRA: order = (2, 1, 0, 4)
+            case kCVPixelFormatType_32ARGB: order = (1, 2, 3, 4)
+            case kCVPixelFormatType_32RGBA: order = (0, 1, 2, 4)
+            case kCVPixelFormatType_OneComponent8: order = (0, 0, 0, 1)
+            default:
+                throw CoreError("Core ML returned a pixel buffer of format \(format), which this app does not read")
             }
             for y in 0..<h {
                 for x in 0..<w {
-                    let s = y * stride + x * bytes
+                    let s = y * stride + x * order.bytes
                     let d = (y * w + x) * 3
-                    out[d] = p[s + r]
-                    out[d + 1] = p[s + g]
-                    out[d + 2] = p[s + b]
+                    out[d] = p[s + order.r]
+                    out[d + 1] = p[s + order.g]
+                    out[d + 2] = p[s + order.b]
                 }
             }
             return try RGBImage(height: h, width: w, pixels: out)

@@ -80,7 +80,7 @@ public struct SplitLatency: Sendable {
 
 /// Warm up, then run until at least `minRuns` runs *and* `minSeconds` have passed (at most
 /// `maxRuns`); returns every timed run's split.
-public func measure(
+public func timeRuns(
     warmup: Int = 2, minRuns: Int = 10, minSeconds: Double = 2, maxRuns: Int = 1000,
     _ body: () throws -> Timing
 ) rethrows -> [Timing] {

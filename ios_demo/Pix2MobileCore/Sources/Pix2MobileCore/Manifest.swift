@@ -213,7 +213,9 @@ public struct ArtifactEntry: Decodable, Sendable {
 }
 
 func describe(_ error: DecodingError) -> String {
-    func path(_ p: [CodingKey]) -> String { p.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".") }
+    func path(_ p: [CodingKey]) -> String {
+        p.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+    }
     switch error {
     case .keyNotFound(let key, let ctx): return "no field '\(path(ctx.codingPath + [key]))'"
     case .typeMismatch(_, let ctx), .valueNotFound(_, let ctx), .dataCorrupted(let ctx):

@@ -126,7 +126,8 @@ public struct NpyArray: Equatable, Sendable {
             try need(4)
             let v = (0..<n).map { i -> Float in
                 let b = 4 * i
-                let bits = UInt32(body[b]) | UInt32(body[b + 1]) << 8 | UInt32(body[b + 2]) << 16
+                let bits =
+                    UInt32(body[b]) | UInt32(body[b + 1]) << 8 | UInt32(body[b + 2]) << 16
                     | UInt32(body[b + 3]) << 24
                 return Float(bitPattern: bits)
             }

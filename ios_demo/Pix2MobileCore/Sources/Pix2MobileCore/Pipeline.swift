@@ -54,7 +54,8 @@ public struct ArtifactIO: Sendable {
         imageInput = entry.imageInput
         output = try entry.imageOutput()
         if let info = imageInput, info.imageSize == nil {
-            throw CoreError("input \(info.name): an image input has shape (1, 3, H, W) or (1, H, W, 3), got \(info.shape)")
+            throw CoreError(
+                "input \(info.name): an image input has shape (1, 3, H, W) or (1, H, W, 3), got \(info.shape)")
         }
     }
 
@@ -135,8 +136,10 @@ public struct Timing: Equatable, Sendable {
 /// Monotonic milliseconds.
 public func nowMs() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1_000_000 }
 
-/// Runs photos (or the morph's alpha) through one artifact with any `ModelRunner`.
-public final class Translator {
+/// Runs photos (or the morph's alpha) through one artifact with any `ModelRunner`. Immutable, so
+/// apps may use it off the main thread; whether predictions may overlap is the runner's business
+/// (the app runs one at a time).
+public final class Translator: @unchecked Sendable {
     public let io: ArtifactIO
     public let runner: ModelRunner
 

@@ -23,6 +23,27 @@ public struct SelfTestResult: Sendable, Identifiable {
     public var skippedPrediction: String?
 
     public var passed: Bool { failure == nil && skippedPrediction == nil }
+
+    public init(
+        model: String, artifact: String, goldenRuntime: String, thresholdDb: Double, psnrDb: Double? = nil,
+        timing: Timing? = nil, failure: String? = nil, skippedPrediction: String? = nil
+    ) {
+        self.model = model
+        self.artifact = artifact
+        self.goldenRuntime = goldenRuntime
+        self.thresholdDb = thresholdDb
+        self.psnrDb = psnrDb
+        self.timing = timing
+        self.failure = failure
+        self.skippedPrediction = skippedPrediction
+    }
+
+    /// An artifact that could not be tested at all (its runtime failed to load it): a failure.
+    public static func failed(_ model: BundledModel, _ artifact: BundledArtifact, _ why: String) -> SelfTestResult {
+        SelfTestResult(
+            model: model.name, artifact: artifact.key, goldenRuntime: artifact.runtime,
+            thresholdDb: artifact.thresholdDb ?? SelfTest.defaultThresholdDb, failure: why)
+    }
 }
 
 public enum SelfTest {
@@ -47,8 +68,9 @@ public enum SelfTest {
                 if let canvasFile = artifact.canvas {
                     let stored = try NpyArray.read(model.url(canvasFile)).rgbImage()
                     if stored != canvas {
-                        throw CoreError("pre-processing: the app's fit canvas differs from \(canvasFile) "
-                            + "in \(zip(stored.pixels, canvas.pixels).filter { $0 != $1 }.count) values")
+                        throw CoreError(
+                            "pre-processing: the app's fit canvas differs from \(canvasFile) "
+                                + "in \(zip(stored.pixels, canvas.pixels).filter { $0 != $1 }.count) values")
                     }
                 }
                 // the golden tensor is in the model's range (`v.range`), in the manifest's layout
@@ -56,7 +78,9 @@ public enum SelfTest {
                 try bitsEqual(mine.values, golden, what: v.file)
                 feed[v.name] = try io.inputFeature(canvas)
             } else {
-                guard let values = golden.float32 else { throw CoreError("\(v.file): expected float32, got \(golden.descr)") }
+                guard let values = golden.float32 else {
+                    throw CoreError("\(v.file): expected float32, got \(golden.descr)")
+                }
                 guard golden.shape == info.shape else {
                     throw CoreError("\(v.file) has shape \(golden.shape); the manifest says \(info.shape)")
                 }
@@ -85,7 +109,8 @@ public enum SelfTest {
             switch value {
             case .image(let img):
                 guard let size = info.imageSize, img.size == size else {
-                    throw CoreError("output \(v.name) is \(img.size), expected \(info.imageSize.map { "\($0)" } ?? "?")")
+                    throw CoreError(
+                        "output \(v.name) is \(img.size), expected \(info.imageSize.map { "\($0)" } ?? "?")")
                 }
                 let levels = try Pixels.tensor(img, range: .pixels, layout: v.layout)
                 candidate = levels.values.map { Double($0) / 255 }
@@ -122,7 +147,8 @@ public enum SelfTest {
 
     static func bitsEqual(_ mine: [Float], _ golden: NpyArray, what: String) throws {
         guard let g = golden.float32, g.count == mine.count else {
-            throw CoreError("pre-processing: \(what) holds \(golden.descr) \(golden.shape), the app made \(mine.count) floats")
+            throw CoreError(
+                "pre-processing: \(what) holds \(golden.descr) \(golden.shape), the app made \(mine.count) floats")
         }
         let differ = zip(mine, g).filter { $0.bitPattern != $1.bitPattern }.count
         if differ > 0 {

@@ -78,7 +78,9 @@ struct Args {
 
     func overlap() throws -> Size? {
         guard let text = flags["--overlap"] else { return nil }
-        guard let n = Int(text), n >= 0 else { throw CoreError("--overlap must be a non-negative integer, got \(text)") }
+        guard let n = Int(text), n >= 0 else {
+            throw CoreError("--overlap must be a non-negative integer, got \(text)")
+        }
         return Size(height: n, width: n)
     }
 }
@@ -171,7 +173,8 @@ func postprocess(_ args: Args) throws {
     let result: RGBImage
     if io.imageInput == nil {
         guard args.flags["--like"] == nil, args.flags["--mode"] == nil else {
-            throw CoreError("this model takes no photo (the morph): drop --like/--mode; its output is shown at its size")
+            throw CoreError(
+                "this model takes no photo (the morph): drop --like/--mode; its output is shown at its size")
         }
         guard tensors.count == 1 else { throw CoreError("expected one output, got \(tensors.count)") }
         result = Pixels.image(tensors[0], range: io.output.range)
@@ -180,7 +183,8 @@ func postprocess(_ args: Args) throws {
         let photo = try readImage(like)
         let job = try PhotoJob.prepare(photo, model: io.modelSize, mode: try args.mode(), overlap: try args.overlap())
         guard job.canvases.count == tensors.count else {
-            throw CoreError("\(args.positional[1]) holds \(tensors.count) outputs; this plan runs \(job.canvases.count)")
+            throw CoreError(
+                "\(args.positional[1]) holds \(tensors.count) outputs; this plan runs \(job.canvases.count)")
         }
         result = try job.finish(tensors, range: io.output.range)
     }

@@ -72,8 +72,14 @@ struct ResizeCases: Decodable {
     struct One: Decodable {
         var `in`: Size
         var out: Size
-        var x_first: [Int]
-        var x_weights: [[Double]]
+        var xFirst: [Int]
+        var xWeights: [[Double]]
+
+        enum CodingKeys: String, CodingKey {
+            case `in`, out
+            case xFirst = "x_first"
+            case xWeights = "x_weights"
+        }
     }
     var cases: [One]
 }
@@ -89,9 +95,13 @@ struct PixelCases: Decodable {
     var cases: [One]
 }
 
-func assertBitsEqual(_ mine: ImageTensor, _ golden: NpyArray, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+func assertBitsEqual(
+    _ mine: ImageTensor, _ golden: NpyArray, _ what: String, file: StaticString = #filePath, line: UInt = #line
+) {
     XCTAssertEqual(mine.shape, golden.shape, "\(what): shape", file: file, line: line)
-    guard let g = golden.float32 else { return XCTFail("\(what): golden is \(golden.descr), not <f4", file: file, line: line) }
+    guard let g = golden.float32 else {
+        return XCTFail("\(what): golden is \(golden.descr), not <f4", file: file, line: line)
+    }
     let differ = zip(mine.values, g).filter { $0.bitPattern != $1.bitPattern }.count
     XCTAssertEqual(differ, 0, "\(what): \(differ) of \(g.count) values differ in their bits", file: file, line: line)
 }
@@ -102,10 +112,13 @@ func maxDiff(_ a: RGBImage, _ b: NpyArray) -> Int {
     return zip(a.pixels, bytes).map { abs(Int($0) - Int($1)) }.max() ?? 0
 }
 
-func assertSameImage(_ mine: RGBImage, _ golden: NpyArray, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+func assertSameImage(
+    _ mine: RGBImage, _ golden: NpyArray, _ what: String, file: StaticString = #filePath, line: UInt = #line
+) {
     let d = maxDiff(mine, golden)
     print("golden \(what): largest pixel difference \(d)")
-    XCTAssertEqual(d, 0, "\(what): shape \([mine.height, mine.width, 3]) vs \(golden.shape), largest difference \(d)",
+    XCTAssertEqual(
+        d, 0, "\(what): shape \([mine.height, mine.width, 3]) vs \(golden.shape), largest difference \(d)",
         file: file, line: line)
 }
 
@@ -135,9 +148,11 @@ final class GoldenTests: XCTestCase {
             let canvas = try plan.canvas(photo)
             assertSameImage(canvas, try load(family, "canvas.npy"), "\(family) canvas")
             let inRange = c.io.inputs[0].range
-            assertBitsEqual(try Pixels.tensor(canvas, range: inRange, layout: .nchw), try load(family, "input_nchw.npy"),
+            assertBitsEqual(
+                try Pixels.tensor(canvas, range: inRange, layout: .nchw), try load(family, "input_nchw.npy"),
                 "\(family) input_nchw")
-            assertBitsEqual(try Pixels.tensor(canvas, range: inRange, layout: .nhwc), try load(family, "input_nhwc.npy"),
+            assertBitsEqual(
+                try Pixels.tensor(canvas, range: inRange, layout: .nhwc), try load(family, "input_nhwc.npy"),
                 "\(family) input_nhwc")
             let outRange = c.io.outputs[0].range
             let pixels = Pixels.image(try tensor(load(family, "output_nchw.npy"), .nchw), range: outRange)
@@ -166,7 +181,8 @@ final class GoldenTests: XCTestCase {
         XCTAssertNotEqual(size, photo.size)  // the case does pad
         let canvas = Plans.padEdge(photo, to: size)
         assertSameImage(canvas, try load("native", "canvas.npy"), "native canvas")
-        assertBitsEqual(try Pixels.tensor(canvas, range: c.io.inputs[0].range, layout: .nchw),
+        assertBitsEqual(
+            try Pixels.tensor(canvas, range: c.io.inputs[0].range, layout: .nchw),
             try load("native", "input_nchw.npy"), "native input_nchw")
         let out = Pixels.image(try tensor(load("native", "output_nchw.npy"), .nchw), range: c.io.outputs[0].range)
         let result = out.crop(top: 0, left: 0, height: photo.height, width: photo.width)
@@ -215,8 +231,8 @@ final class GoldenTests: XCTestCase {
             let out = try Resampler.resize(input, to: rc.out)
             assertSameImage(out, try load("resize", "case\(k)_out.npy"), "resize case\(k)")
             let (firsts, weights) = try Resampler.axisWeights(from: rc.in.width, to: rc.out.width)
-            XCTAssertEqual(firsts, rc.x_first)
-            XCTAssertEqual(weights, rc.x_weights)  // exactly: same f64 operations, same order
+            XCTAssertEqual(firsts, rc.xFirst)
+            XCTAssertEqual(weights, rc.xWeights)  // exactly: same f64 operations, same order
         }
     }
 
