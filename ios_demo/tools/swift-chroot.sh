@@ -48,7 +48,8 @@ debian_mirror() {
 
 provision() {
     need_root
-    if [ -f "$ROOT/.pix2mobile-swift" ] && [ -x "$ROOT/usr/bin/swift" ]; then
+    # (usr/bin/swift is an absolute symlink, meaningful inside the chroot only: test the target)
+    if [ -f "$ROOT/.pix2mobile-swift" ] && [ -x "$ROOT/usr/libexec/swift/bin/swift" ]; then
         echo "swift-chroot: $ROOT is ready ($(cat "$ROOT/.pix2mobile-swift"))"
     else
         local t0=$SECONDS
@@ -134,7 +135,7 @@ inside() {
     local b
     # parents before children, each once
     while IFS= read -r b; do
-        [ -n "$b" ] && [ -d "$b" ] || continue
+        if [ -z "$b" ] || [ ! -d "$b" ]; then continue; fi
         mkdir -p "$ROOT$b"
         mount --bind "$b" "$ROOT$b" && MOUNTED+=("$ROOT$b")
     done < <(printf '%s\n' "${binds[@]}" | awk 'length' | sort -u)
@@ -144,6 +145,7 @@ inside() {
         [ -n "${!v:-}" ] && envs+=("$v=${!v}")
     done
     local rc=0
+    # shellcheck disable=SC2016  # $1 and $@ are the inner shell's
     chroot "$ROOT" /usr/bin/env -i "${envs[@]}" sh -c 'cd "$1" && shift && exec "$@"' sh "$cwd" "$@" || rc=$?
     return "$rc"
 }
