@@ -36,7 +36,7 @@ lint: $(STAMP)
 
 # ---- Android (issue 14) -----------------------------------------------------------------------
 # android-core: the toolchain (npm kotlinc + ktlint into android_demo/build/toolchain, Debian
-# junit5, tree-sitter-kotlin into android_demo/build/pytools) and the Kotlin core's jar and test
+# junit5) and the Kotlin core's jar and test
 # classes, rebuilt only when their sources change; tests/android/ runs them. A missing toolchain
 # skips with one line, and fails under CI=true. The app module is compiled by Android Studio.
 android-core: $(STAMP)
@@ -47,13 +47,11 @@ android-core: $(STAMP)
 # Builds ios_demo/Pix2MobileCore and runs its XCTests with the `swift` on PATH. On our Linux machines
 # that is the wrapper `ios_demo/tools/swift-chroot.sh provision` writes (Swift 6.0.3 in a Debian 13
 # chroot; .ci/run provisions it). Without swift: one line, except under CI=true, where it fails.
-# tests/ios (pytest, above) then hold the built pix2mobile-core to Python and lint the app's sources;
-# their syntax check needs tree-sitter-swift, installed here.
+# tests/ios (pytest, above) then hold the built pix2mobile-core to Python and lint the app's sources
+# (tree-sitter-swift, in the venv from requirements.txt).
 IOS_CORE := ios_demo/Pix2MobileCore
-IOS_PY_PINS := tree-sitter==0.25.2 tree-sitter-swift==0.7.4
-IOS_PY_STAMP := $(VENV)/.ios-tree-sitter-0.25.2-0.7.4
 
-ios-core: $(IOS_PY_STAMP)
+ios-core: $(STAMP)
 	@if command -v swift >/dev/null 2>&1; then \
 		cd $(IOS_CORE) && swift build && swift test; \
 	elif [ "$$CI" = true ]; then \
@@ -62,10 +60,6 @@ ios-core: $(IOS_PY_STAMP)
 	else \
 		echo "ios-core: skipped, swift is not on PATH (ios_demo/tools/swift-chroot.sh provision makes one)"; \
 	fi
-
-$(IOS_PY_STAMP): $(STAMP)
-	$(PY) -m pip install -q $(IOS_PY_PINS)
-	@touch $@
 # ---- end of the iOS core block -------------------------------------------------------------------
 
 demo: $(STAMP)

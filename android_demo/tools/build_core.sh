@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build what `make test` checks of android_demo/ (see android_demo/README.md):
 #   - the toolchain: npm kotlin-compiler and ktlint into android_demo/build/toolchain, Debian junit5,
-#     PyPI tree-sitter + tree-sitter-kotlin into android_demo/build/pytools (pinned here);
+#     (tree-sitter-kotlin, for the app's syntax check, is in the venv: requirements.txt);
 #   - core/build/pix2mobile-core.jar (main + cli, kotlinc -include-runtime) and
 #     core/build/test-classes (the JUnit tests), each only when its sources changed.
 # Running the tests is pytest's job (tests/android/). A missing toolchain is one line and a skip;
@@ -11,12 +11,10 @@ cd "$(dirname "$0")/.."            # android_demo/
 PY="${1:-python3}"
 BUILD=build
 TOOLS="$BUILD/toolchain"
-PYTOOLS="$BUILD/pytools"
 KOTLINC="$TOOLS/node_modules/kotlin-compiler/bin/kotlinc"
 JUNIT=/usr/share/java/junit-platform-console-standalone.jar
 JAR=core/build/pix2mobile-core.jar
 TESTS=core/build/test-classes
-TREE_SITTER_PINS="tree-sitter==0.26.1 tree-sitter-kotlin==1.1.0"
 
 missing() {  # one line; fatal under CI=true
   if [ "${CI:-}" = "true" ]; then echo "android-core: FAILED: $1" >&2; exit 1; fi
@@ -41,14 +39,6 @@ if [ ! -f "$JUNIT" ]; then
   [ -f "$JUNIT" ] || missing "JUnit 5 is not installed (Debian junit5: $JUNIT) and apt-get could not install it (not root?)"
 fi
 
-if [ ! -f "$PYTOOLS/.pins" ] || [ "$(cat "$PYTOOLS/.pins")" != "$TREE_SITTER_PINS" ]; then
-  echo "android-core: installing $TREE_SITTER_PINS into $PYTOOLS"
-  rm -rf "$PYTOOLS"
-  # shellcheck disable=SC2086
-  "$PY" -m pip install -q --target "$PYTOOLS" $TREE_SITTER_PINS 2>&1 | grep -v "is ignored: it is neither a file nor a directory"
-  [ "${PIPESTATUS[0]}" = 0 ] || missing "pip could not install tree-sitter-kotlin (the app's syntax check)"
-  echo "$TREE_SITTER_PINS" > "$PYTOOLS/.pins"
-fi
 
 newer() {  # newer TARGET DIR...: true when TARGET is missing or a source under DIR is newer
   [ -e "$1" ] || return 0

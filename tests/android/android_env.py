@@ -14,7 +14,6 @@ CORE_JAR = ANDROID / "core" / "build" / "pix2mobile-core.jar"
 TEST_CLASSES = ANDROID / "core" / "build" / "test-classes"
 JUNIT = Path("/usr/share/java/junit-platform-console-standalone.jar")
 KTLINT = ANDROID / "build" / "toolchain" / "node_modules" / ".bin" / "ktlint"
-PYTOOLS = ANDROID / "build" / "pytools"
 GOLDEN = ROOT / "tests" / "golden"
 
 sys.path.insert(0, str(ROOT / "tests" / "apply"))

@@ -5,9 +5,8 @@ Android Studio compiles it (android_demo/README.md)."""
 from __future__ import annotations
 
 import subprocess
-import sys
 
-from android_env import ANDROID, KTLINT, PYTOOLS, need
+from android_env import ANDROID, KTLINT, need
 
 APP_SOURCES = sorted((ANDROID / "app" / "src").rglob("*.kt"))
 
@@ -28,8 +27,6 @@ def test_ktlint(java):
 
 
 def test_app_kotlin_parses():
-    need((PYTOOLS / ".pins").is_file(), "tree-sitter-kotlin is not installed")
-    sys.path.insert(0, str(PYTOOLS))
     import tree_sitter
     import tree_sitter_kotlin
 

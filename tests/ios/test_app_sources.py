@@ -35,7 +35,7 @@ def test_every_swift_file_parses():
         import tree_sitter
         import tree_sitter_swift
     except ImportError:
-        missing("tree-sitter-swift is not installed (make ios-core installs it into .venv)")
+        missing("tree-sitter-swift is not installed (it is in requirements.txt: make builds the venv)")
     parser = tree_sitter.Parser(tree_sitter.Language(tree_sitter_swift.language()))
     assert parser.parse(b"let x = (").root_node.has_error          # the check can fail
     bad = []
