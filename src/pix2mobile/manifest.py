@@ -92,6 +92,11 @@ class Parity:
     `Manifest.parity_images`. `reference`: "eager" (PyTorch fp32, what export always uses) or
     "float artifact" (`pix2mobile quantize` without the checkpoint). Manifests written before
     these fields existed read back with them None/empty; their `psnr_db` pooled all samples.
+
+    The figures above are at the export size (`ModelInfo.size`). `psnr_db_by_size` ("HxW" -> dB)
+    holds the worst image's PSNR at every size the artifact declares (`ArtifactEntry.shapes`),
+    each held to `threshold_db` on the parity photos cropped at that size; empty in manifests
+    written before size-flexible export.
     """
 
     psnr_db: float | None = None
@@ -103,10 +108,12 @@ class Parity:
     psnr_db_mean: float | None = None
     psnr_db_per_image: tuple[float, ...] = ()
     reference: Reference | None = None
+    psnr_db_by_size: Mapping[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["psnr_db_per_image"] = list(self.psnr_db_per_image)
+        out["psnr_db_by_size"] = dict(self.psnr_db_by_size)
         return out
 
     @classmethod
@@ -116,9 +123,15 @@ class Parity:
             raise ConfigError(f"manifest parity must be an object, got {type(d).__name__}")
         for key in ("psnr_db", "ssim", "max_abs_err", "threshold_db", "psnr_db_mean"):
             _number_or_none(d.get(key), f"parity.{key}")
+        by_size = d.get("psnr_db_by_size") or {}
+        if not isinstance(by_size, Mapping):
+            raise ConfigError(f"manifest parity.psnr_db_by_size must be an object, got {type(by_size).__name__}")
+        for size, value in by_size.items():
+            _number_or_none(value, f"parity.psnr_db_by_size[{size!r}]")
         return cls(**{k: d.get(k) for k in ("psnr_db", "ssim", "max_abs_err", "scale", "threshold_db", "samples",
                                              "psnr_db_mean", "reference")},
-                   psnr_db_per_image=tuple(float(x) for x in d.get("psnr_db_per_image") or ()))
+                   psnr_db_per_image=tuple(float(x) for x in d.get("psnr_db_per_image") or ()),
+                   psnr_db_by_size={str(k): float(v) for k, v in by_size.items() if v is not None})
 
 
 ShapeKind = Literal["fixed", "enumerated", "range"]
@@ -132,7 +145,9 @@ class Shapes:
     export. "enumerated": exactly `sizes` (Core ML's EnumeratedShapes, which the Neural Engine
     takes). "range": any H, W with `min` <= size <= `max` that are multiples of `multiple` (ONNX
     dynamic axes, ExecuTorch bounded dynamic shapes); `sizes` lists those verified. `note` says
-    why an artifact is fixed when more sizes were asked for (the converter or runtime cannot)."""
+    why an artifact is fixed when more sizes were asked for (the converter or runtime cannot), or
+    how a flexible one takes them (TFLite: resize the input at load time; Core ML: a range asked
+    for and declared as the sizes verified). Each size's parity is `Parity.psnr_db_by_size`."""
 
     kind: ShapeKind = "fixed"
     sizes: tuple[tuple[int, int], ...] = ()

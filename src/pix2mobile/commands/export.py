@@ -3,6 +3,8 @@
 Examples:
   pix2mobile export runs/style --out exports/style
   pix2mobile export candy.pth --family fast_style --arch johnson --out exports/candy --size 256 256
+  pix2mobile export runs/style --out exports/style --size 256x256 512x384     (two sizes, 256x256 primary)
+  pix2mobile export runs/style --out exports/style --size 128x128-512x512     (a range, 128x128 primary)
   pix2mobile export latest_net_G_A.pth --family cyclegan --arch resnet_9blocks --formats tflite,onnx --out out/
   pix2mobile export runs/h2z --out exports/h2z            (CycleGAN: exports/h2z/a2b and exports/h2z/b2a)
 
@@ -18,6 +20,15 @@ its gate (default 45 dB fp32, 35 dB fp16) is kept only as NAME.failed.SUFFIX, an
 with code 1. DIR/manifest.json, the contract the apps and `pix2mobile bench` read, is rewritten after
 every row, so after a failure or Ctrl-C every final-named file in DIR is an ok row of it. --force
 removes this export's own earlier files (those the old manifest lists) before starting.
+
+--size takes one size (`256`, `256x192`, or the old `H W`: two plain integers are one size),
+several (`256x256 512x384`) or a range (`128x128-512x512`, every multiple of the model's
+size_multiple in between; at most one, holding any other size given). The first size (a range:
+its lower corner) is the primary: the io shapes, tracing and calibration use it. Each format
+makes its file accept what it can (ONNX dynamic H/W, Core ML enumerated shapes, ExecuTorch
+bounded dynamic shapes, TFLite and PTL where the converted graph runs resized), every size it
+declares is parity-gated like the primary, and the manifest's `shapes` says what each artifact
+accepts; one that cannot says why in `shapes.note` and takes the primary only.
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -68,8 +80,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="output directory for artifacts and manifest.json")
     p.add_argument("--formats", default=",".join(FORMATS),
                    help=f"comma-separated subset of {','.join(FORMATS)} (default: all)")
-    p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=None,
-                   help="input size to export at (default: the training size, else 256 256)")
+    p.add_argument("--size", nargs="+", metavar="SIZE", default=None,
+                   help="input size(s): N (square), HxW, or the old H W; several sizes (256x256 512x384) or a "
+                        "range (128x128-512x512) make size-flexible artifacts where the format allows, each "
+                        "size parity-gated; the first (a range: its lower corner) is the primary "
+                        "(default: the training size, else 256 256)")
     p.add_argument("--family", help="model family of a foreign .pth (see `pix2mobile info`)")
     p.add_argument("--arch", help="architecture of a foreign .pth")
     p.add_argument("--direction", choices=("a2b", "b2a", "both"), default=None,
@@ -98,6 +113,58 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="overwrite an existing manifest and artifacts")
 
 
+_SIZE = re.compile(r"^(\d+)(?:[xX](\d+))?$")
+_RANGE = re.compile(r"^(\d+(?:[xX]\d+)?)-(\d+(?:[xX]\d+)?)$")
+
+
+def parse_sizes(tokens: list[str]) -> tuple[tuple[int, int], list[Any]]:
+    """`--size` words -> (the primary (H, W), the other sizes and at most one `SizeRange`).
+
+    Two plain integers are one size H W (the old form); otherwise each word is a size: `N` (N x N),
+    `HxW`, or a range `HxW-HxW` (`N-M` for square corners). Each side is held to
+    `limits.check_side`; the model's min_size and size_multiple are checked by `export_model`.
+    """
+    from pix2mobile.convert.common import SizeRange
+
+    def one(text: str) -> tuple[int, int]:
+        m = _SIZE.match(text)
+        if m is None:
+            raise ConfigError(f"--size: cannot read {text!r}; write N, HxW, H W, several sizes "
+                              "(256x256 512x384) or a range (128x128-512x512)")
+        h = int(m.group(1))
+        w = int(m.group(2)) if m.group(2) is not None else h
+        check_side("--size", h)
+        check_side("--size", w)
+        return (h, w)
+
+    if not tokens:
+        raise ConfigError("--size needs at least one size")
+    if len(tokens) == 2 and all(t.isdigit() for t in tokens):
+        return one(f"{tokens[0]}x{tokens[1]}"), []
+    items: list[Any] = []
+    for token in tokens:
+        m = _RANGE.match(token)
+        if m is not None:
+            lo, hi = one(m.group(1)), one(m.group(2))
+            if lo[0] > hi[0] or lo[1] > hi[1]:
+                raise ConfigError(f"--size range {token}: the lower corner must not exceed the upper one")
+            items.append(SizeRange(lo, hi))
+        else:
+            items.append(one(token))
+    ranges = [i for i in items if isinstance(i, SizeRange)]
+    if len(ranges) > 1:
+        raise ConfigError(f"--size takes one range, got {len(ranges)}: {', '.join(map(str, ranges))}")
+    first = items[0]
+    primary = first.min if isinstance(first, SizeRange) else first
+    rest = [i for i in items[1:] if i != primary] + ([first] if isinstance(first, SizeRange) else [])
+    if ranges:
+        outside = [i for i in items if not isinstance(i, SizeRange) and not ranges[0].contains(i)]
+        if outside:
+            raise ConfigError(f"--size {outside[0][0]}x{outside[0][1]} lies outside the range {ranges[0]}; "
+                              "give sizes inside it or widen the range")
+    return primary, rest
+
+
 def _precisions(text: str, formats: list[str], table: Any) -> dict[str, list[str]]:
     """Per format, the asked-for precisions it supports; never silently drop a whole format."""
     wanted = [p.strip() for p in text.split(",") if p.strip()]
@@ -116,7 +183,9 @@ def _precisions(text: str, formats: list[str], table: Any) -> dict[str, list[str
 
 def format_table(manifest: Any) -> str:
     """The manifest as a table a person reads: one row per artifact."""
-    rows = [("format", "precision", "status", "MB", "PSNR dB", "SSIM", "max err", "scale", "file / reason")]
+    m = manifest.model
+    rows = [("format", "precision", "status", "MB", "PSNR dB", "SSIM", "max err", "scale", "sizes",
+             "file / reason")]
     for a in manifest.artifacts:
         par = a.parity
         rows.append((a.format, a.precision, a.status,
@@ -124,13 +193,18 @@ def format_table(manifest: Any) -> str:
                      f"{par.psnr_db:.1f}" if par.psnr_db is not None else "-",
                      f"{par.ssim:.4f}" if par.ssim is not None else "-",
                      f"{par.max_abs_err:.2g}" if par.max_abs_err is not None else "-",
-                     par.scale or "-", a.file if a.status == "ok" else (a.reason or a.file or "")))
+                     par.scale or "-", a.shapes.describe(m.size),
+                     a.file if a.status == "ok" else (a.reason or a.file or "")))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
-    m = manifest.model
     name = f"{m.family}/{m.arch}" + (f" {m.direction}" if m.direction else "")
     head = f"{name} at {m.size[0]}x{m.size[1]}: {m.params / 1e6:.2f}M params, {m.macs / 1e9:.2f} GMACs"
-    return "\n".join([head, *lines])
+    by_size = [f"  {a.format} {a.precision}: "
+               + ", ".join(f"{k} {v:.1f} dB" for k, v in a.parity.psnr_db_by_size.items())
+               for a in manifest.artifacts if a.parity.psnr_db_by_size]
+    notes = [f"  {a.format} {a.precision}: {a.shapes.note}" for a in manifest.artifacts if a.shapes.note]
+    return "\n".join([head, *lines, *(["PSNR by size (worst image):", *by_size] if by_size else []),
+                      *(["sizes notes:", *notes] if notes else [])])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -143,9 +217,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"unknown format(s) {', '.join(unknown) or '(none given)'}: choose from {', '.join(FORMATS)}")
     if not 1 <= args.samples <= MAX_SAMPLES:
         raise ConfigError(f"--samples must be between 1 and {MAX_SAMPLES}, got {args.samples}")
-    if args.size is not None:
-        for side in args.size:
-            check_side("--size", side)
+    args.primary_size, args.more_sizes = parse_sizes(args.size) if args.size is not None else (None, [])
     precisions = _precisions(args.precision, formats, FORMATS) if args.precision else None
     if args.auto and len(formats) != 1:
         raise ConfigError("--auto chooses a precision for one format: pass --formats with exactly one")
@@ -173,7 +245,7 @@ def export_one(args: argparse.Namespace, formats: list[str], precisions: dict[st
     from pix2mobile.convert.quantize.recipes import needs_calibration
     from pix2mobile.pipelines.export import export_model
 
-    size = tuple(args.size) if args.size else tuple(loaded.meta.get("training", {}).get("size_hw", (256, 256)))
+    size = args.primary_size or tuple(loaded.meta.get("training", {}).get("size_hw", (256, 256)))
     calibration = None
     plan = [(f, p) for f, ps in (precisions or {}).items() for p in ps]
     if args.calibration is not None or args.auto or needs_calibration(plan):
@@ -183,9 +255,12 @@ def export_one(args: argparse.Namespace, formats: list[str], precisions: dict[st
     export_options = ExportOptions(channel_last=not args.nchw_tflite, image_io=not args.no_image_io,
                                    calibration=calibration)
     common = dict(thresholds=dict(args.threshold), options=loaded.options, checkpoint_sha256=loaded.sha256,
-                  checkpoint=loaded.source, direction=loaded.direction, samples=args.samples, force=args.force)
-    log.info("exporting %s%s (%s) at %dx%d to %s", loaded.spec.key,
-             f" {loaded.direction}" if loaded.direction else "", loaded.source, size[0], size[1], ", ".join(formats))
+                  checkpoint=loaded.source, direction=loaded.direction, samples=args.samples, force=args.force,
+                  sizes=args.more_sizes or None)
+    more = ", ".join(str(s) if not isinstance(s, tuple) else f"{s[0]}x{s[1]}" for s in args.more_sizes)
+    log.info("exporting %s%s (%s) at %dx%d%s to %s", loaded.spec.key,
+             f" {loaded.direction}" if loaded.direction else "", loaded.source, size[0], size[1],
+             f" (also {more})" if more else "", ", ".join(formats))
     if args.auto:
         from pix2mobile.pipelines.auto import export_auto
 

@@ -13,6 +13,19 @@ traced TorchScript module is converted instead and the notes say why.
 
 coremltools converts on Linux but cannot predict there; `coreml_eval.CoreMLModel` (a numpy
 evaluator of saved models, fp16 programs with fp16 intermediates) is the runner.
+
+Several sizes (`ExportOptions.sizes`): the image input takes `ct.EnumeratedShapes` (the
+requested sizes, the primary as default), converted from `torch.export` with dynamic H and W
+(coremltools refuses enumerated shapes over a static program), else from the trace. Enumerated,
+not `ct.RangeDim`, even for a range: Core ML compiles each enumerated shape ahead and each can
+run on the Neural Engine, while a RangeDim model runs there only at its default shape (others
+fall back to GPU/CPU, per Apple's Core ML engineers); so a range is declared as the sizes it
+verified (`SizeRequest.checked`), at most 128 (coremltools' limit). Below iOS 18 only one input
+may be enumerated: latents and scalars stay fixed. The NeuralNetwork converter cannot give an
+image output symbolic dimensions ("Image output ... has symbolic dimensions"), so a flexible
+`.mlmodel` is converted with tensor outputs and its image outputs are then declared as images
+with the same enumerated sizes, the fields the converter itself writes for a fixed image output.
+When no flexible conversion succeeds the file is the fixed one and `shapes.note` says why.
 """
 
 from __future__ import annotations
@@ -27,9 +40,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from pix2mobile.convert.common import Exported, ExportOptions, NamedIO, size_of, tensor_info
+from pix2mobile.convert.common import (Exported, ExportOptions, NamedIO, SizeRequest, dynamic_hw, flexible_request,
+                                      size_of, tensor_info, with_input_names)
 from pix2mobile.errors import ExportError
 from pix2mobile.files import atomic_dir, atomic_path
+from pix2mobile.manifest import Shapes
 from pix2mobile.models.spec import IOSpec, TensorSpec
 from pix2mobile.runtimes.common import as_outputs, first_line, require
 
@@ -48,24 +63,32 @@ def export_mlmodel(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], 
     return _export(module, example_inputs, io, Path(out_path), opts, backend="neuralnetwork")
 
 
-def _ct_inputs(ct: Any, io: IOSpec, example_inputs: Sequence[torch.Tensor], image_io: bool) -> list[Any]:
+MAX_ENUMERATED = 128
+"""Most shapes coremltools' EnumeratedShapes takes."""
+
+
+def _ct_inputs(ct: Any, io: IOSpec, example_inputs: Sequence[torch.Tensor], image_io: bool,
+               request: SizeRequest | None = None) -> list[Any]:
     out = []
     for spec, x in zip(io.inputs, example_inputs):
+        shape: Any = tuple(x.shape)
+        if request is not None and spec.kind == "image":
+            shape = ct.EnumeratedShapes(shapes=[(*shape[:2], h, w) for h, w in request.checked], default=shape)
         if spec.kind == "image" and image_io and spec.channels in (1, 3):
             lo, hi = spec.range
             layout = ct.colorlayout.RGB if spec.channels == 3 else ct.colorlayout.GRAYSCALE
             bias = [lo] * 3 if spec.channels == 3 else lo
-            out.append(ct.ImageType(name=spec.name, shape=tuple(x.shape), scale=(hi - lo) / 255.0, bias=bias,
+            out.append(ct.ImageType(name=spec.name, shape=shape, scale=(hi - lo) / 255.0, bias=bias,
                                     color_layout=layout))
         else:
-            out.append(ct.TensorType(name=spec.name, shape=tuple(x.shape), dtype=np.float32))
+            out.append(ct.TensorType(name=spec.name, shape=shape, dtype=np.float32))
     return out
 
 
-def _ct_outputs(ct: Any, io: IOSpec, image_io: bool) -> list[Any]:
+def _ct_outputs(ct: Any, io: IOSpec, image_io: bool, tensors_only: bool = False) -> list[Any]:
     out = []
     for spec in io.outputs:
-        if spec.kind == "image" and image_io and spec.channels in (1, 3):
+        if spec.kind == "image" and image_io and spec.channels in (1, 3) and not tensors_only:
             layout = ct.colorlayout.RGB if spec.channels == 3 else ct.colorlayout.GRAYSCALE
             out.append(ct.ImageType(name=spec.name, color_layout=layout))
         else:
@@ -95,39 +118,37 @@ def _export(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOS
     else:
         targets = [ct.target.iOS13, ct.target.iOS14]
         kwargs = {"convert_to": "neuralnetwork"}
-    inputs = _ct_inputs(ct, io, example_inputs, opts.image_io)
-    outputs = _ct_outputs(ct, io, opts.image_io)
-
-    def convert(source: Any, source_name: str, errors: list[str]) -> Any:
-        for target in targets:
-            try:
-                model = ct.convert(source, inputs=inputs, outputs=outputs, minimum_deployment_target=target,
-                                   skip_model_load=True, **kwargs)
-            except Exception as exc:
-                errors.append(f"{source_name}, {target.name}: {first_line(exc, 200)}")
-                continue
-            notes.append(f"converted from {source_name}, minimum deployment target {target.name}")
-            return model
-        return None
-
-    errors: list[str] = []
+    fmt_name = "mlpackage" if backend == "mlprogram" else "mlmodel"
+    with torch.no_grad():
+        ref = as_outputs(module(*example_inputs), io)
+    request = flexible_request(opts, io)
+    shapes: Shapes | None = None
     model = None
-    try:
-        with torch.no_grad():
-            program = torch.export.export(wrapper, example_inputs).run_decompositions({})
-        model = convert(program, "torch.export", errors)
-    except Exception as exc:
-        errors.append(f"torch.export: {first_line(exc, 200)}")
+    if request is not None and len(request.checked) > MAX_ENUMERATED:
+        shapes = request.fixed(f"{fmt_name}: {len(request.checked)} sizes asked; Core ML enumerates at most "
+                               f"{MAX_ENUMERATED}")
+    elif request is not None:
+        attempt: list[str] = []
+        model = _convert_model(ct, wrapper, example_inputs, io, opts, request, targets, kwargs, attempt, backend)
+        if model is not None and backend == "neuralnetwork":
+            model = _declare_image_outputs(ct, model, io, opts, example_inputs, ref, request)
+        if model is None:
+            shapes = request.fixed(f"{fmt_name}: the enumerated-shape conversion failed ({attempt[-1]})")
+            log.warning("%s; exporting the primary size only", shapes.note)
+        else:
+            notes += attempt
+            range_note = (f"{fmt_name}: the range {request.range} is declared as the {len(request.checked)} sizes "
+                          "verified, as EnumeratedShapes: Core ML runs each enumerated shape on the Neural Engine, "
+                          "a RangeDim input only at its default shape" if request.range is not None else None)
+            shapes = request.shapes(enumerate_range=True, note=range_note)
+            notes.append("image input sizes enumerated (ct.EnumeratedShapes): "
+                         + ", ".join(f"{h}x{w}" for h, w in request.checked))
     if model is None:
-        notes.append(f"torch.export path failed ({errors[-1]}); fell back to traced TorchScript")
-        try:
-            with torch.no_grad():
-                traced = torch.jit.trace(wrapper, example_inputs, strict=False)
-        except Exception as exc:
-            raise ExportError(f"Core ML: torch.export and torch.jit.trace both failed: {first_line(exc)}") from exc
-        model = convert(traced, "torch.jit.trace", errors)
-    if model is None:
-        raise ExportError(f"coremltools could not convert the model: {errors[-1]}")
+        attempt = []
+        model = _convert_model(ct, wrapper, example_inputs, io, opts, None, targets, kwargs, attempt, backend)
+        if model is None:
+            raise ExportError(f"coremltools could not convert the model: {attempt[-1]}")
+        notes += attempt
     if opts.precision == "fp16" and backend == "mlprogram":
         notes.append("fp16 compute precision (inputs and outputs stay fp32/images)")
 
@@ -141,8 +162,6 @@ def _export(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOS
         model.input_description[spec.name] = _describe(spec, image_in[spec.name])
     for spec in io.outputs:
         model.output_description[spec.name] = _describe(spec, image_out[spec.name])
-    with torch.no_grad():
-        ref = as_outputs(module(*example_inputs), io)
     model.user_defined_metadata["pix2mobile.io"] = json.dumps(io.to_json(size_of(example_inputs, io, ref)))
     for key, value in meta.items():
         if key not in ("author", "license", "description", "version"):
@@ -156,7 +175,84 @@ def _export(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOS
 
     inputs_info = tuple(tensor_info(s, x.shape, pixels=image_in[s.name]) for s, x in zip(io.inputs, example_inputs))
     outputs_info = tuple(tensor_info(s, y.shape, pixels=image_out[s.name]) for s, y in zip(io.outputs, ref))
-    return Exported(out_path, inputs_info, outputs_info, tuple(notes))
+    return Exported(out_path, inputs_info, outputs_info, tuple(notes), shapes)
+
+
+def _convert_model(ct: Any, wrapper: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOSpec,
+                   opts: ExportOptions, request: SizeRequest | None, targets: list[Any], kwargs: dict[str, Any],
+                   notes: list[str], backend: str) -> Any:
+    """The converted model (None when every path failed; `notes` then ends with the last error).
+
+    From `torch.export` (with dynamic H and W when `request` asks for several sizes), else from
+    the trace. A flexible NeuralNetwork gets tensor outputs, declared images afterwards."""
+    flexible_nn = request is not None and backend == "neuralnetwork"
+    inputs = _ct_inputs(ct, io, example_inputs, opts.image_io, request)
+    outputs = _ct_outputs(ct, io, opts.image_io, tensors_only=flexible_nn)
+    errors: list[str] = []
+
+    def convert(source: Any, source_name: str) -> Any:
+        for target in targets:
+            try:
+                model = ct.convert(source, inputs=inputs, outputs=outputs, minimum_deployment_target=target,
+                                   skip_model_load=True, **kwargs)
+            except Exception as exc:
+                errors.append(f"{source_name}, {target.name}: {first_line(exc, 200)}")
+                continue
+            notes.append(f"converted from {source_name}, minimum deployment target {target.name}")
+            return model
+        return None
+
+    model = None
+    try:
+        with torch.no_grad():
+            if request is None:
+                program = torch.export.export(wrapper, example_inputs)
+            else:
+                named = with_input_names(wrapper, [s.name for s in io.inputs]).eval()
+                program = torch.export.export(named, example_inputs, dynamic_shapes=dynamic_hw(request, io))
+            program = program.run_decompositions({})
+        model = convert(program, "torch.export")
+    except Exception as exc:
+        errors.append(f"torch.export: {first_line(exc, 200)}")
+    if model is None:
+        fallback = f"torch.export path failed ({errors[-1]}); fell back to traced TorchScript"
+        try:
+            with torch.no_grad():
+                traced = torch.jit.trace(wrapper, example_inputs, strict=False)
+        except Exception as exc:
+            if request is not None:
+                notes.append(f"torch.export and torch.jit.trace both failed: {first_line(exc)}")
+                return None
+            raise ExportError(f"Core ML: torch.export and torch.jit.trace both failed: {first_line(exc)}") from exc
+        model = convert(traced, "torch.jit.trace")
+        if model is not None:
+            notes.insert(len(notes) - 1, fallback)
+    if model is None:
+        notes.append(errors[-1])
+    return model
+
+
+def _declare_image_outputs(ct: Any, model: Any, io: IOSpec, opts: ExportOptions,
+                           example_inputs: Sequence[torch.Tensor], ref: Sequence[torch.Tensor],
+                           request: SizeRequest) -> Any:
+    """A NeuralNetwork converted with tensor outputs, its image outputs declared as images of the
+    enumerated sizes: the output of an HxW input is HxW scaled as at the export size, in the
+    fields coremltools writes for a fixed image output (colour space, width, height)."""
+    spec = model.get_spec()
+    in_h, in_w = size_of(example_inputs, io)
+    for tensor_spec, y in zip(io.outputs, ref):
+        if not (tensor_spec.kind == "image" and opts.image_io and tensor_spec.channels in (1, 3)):
+            continue
+        out_h, out_w = int(y.shape[-2]), int(y.shape[-1])
+        feature = next(f for f in spec.description.output if f.name == tensor_spec.name)
+        image = feature.type.imageType            # selecting it clears the multiArrayType
+        image.colorSpace = (ct.proto.FeatureTypes_pb2.ImageFeatureType.RGB if tensor_spec.channels == 3
+                            else ct.proto.FeatureTypes_pb2.ImageFeatureType.GRAYSCALE)
+        image.height, image.width = out_h, out_w
+        for h, w in request.checked:
+            size = image.enumeratedSizes.sizes.add()
+            size.height, size.width = h * out_h // in_h, w * out_w // in_w
+    return ct.models.MLModel(spec, skip_model_load=True)
 
 
 def save_mlpackage(model: Any, out_path: Path) -> None:

@@ -66,6 +66,8 @@ class ExportFormat:
     disabled(io) -> reason or None: a model this format cannot take, decided before exporting.
     read_io(path) -> (io, size) or None: the IOSpec export wrote into the file itself, for
       `pix2mobile quantize FILE` without a manifest beside it (None: the format keeps none).
+    sizes: how its exporter makes an artifact accept several sizes (`export --size A B` or a
+      range); what a given artifact accepts is measured and recorded in its manifest `shapes`.
     """
 
     key: str
@@ -84,6 +86,7 @@ class ExportFormat:
     device: DeviceTool | str | None = None
     colour: str = "grey"
     read_io: Callable[[Path], tuple[IOSpec, tuple[int, int]] | None] | None = None
+    sizes: str = "the export size only"
 
     def __post_init__(self) -> None:
         for r in self.quantized:
@@ -130,7 +133,8 @@ FORMATS: dict[str, ExportFormat] = {
                        open=timing.open_ptl),
         device=DeviceTool("PyTorch speed_benchmark_torch", "speed_benchmark_torch", "speed_benchmark_torch.sh",
                           parse_speed_benchmark_torch, input_shapes=True, sets_threads=False),
-        colour="tab:orange"),
+        colour="tab:orange",
+        sizes="the traced graph, declared (list or range) when it matches eager at every size asked"),
     "tflite": ExportFormat(
         key="tflite", suffix=".tflite", is_dir=False, native=("fp32",), converter=("litert-torch", "torch"),
         runtime="ai-edge-litert", export_fn=tflite.export, runner_fn=tflite_runtime.load_runner,
@@ -145,7 +149,9 @@ FORMATS: dict[str, ExportFormat] = {
                        "Interpreter(num_threads=N), default XNNPACK delegate", open=timing.open_tflite),
         device=DeviceTool("TFLite benchmark_model", "benchmark_model", "tflite_benchmark_model.sh",
                           parse_benchmark_model),
-        colour="tab:green"),
+        colour="tab:green",
+        sizes="the fixed graph resized at load time (resize_tensor_input) where it runs, else litert-torch "
+              "dynamic_shapes; fixed with a note when neither matches eager (nearest upsampling, slices)"),
     "mlpackage": ExportFormat(
         key="mlpackage", suffix=".mlpackage", is_dir=True, native=("fp16", "fp32"),
         converter=("coremltools", "torch"), runtime="pix2mobile.runtimes.coreml_eval",
@@ -155,7 +161,8 @@ FORMATS: dict[str, ExportFormat] = {
                    _mlpackage_recipe("palette6", "6-bit k-means palettes, fp16 compute"),
                    _mlpackage_recipe("palette4", "4-bit k-means palettes, fp16 compute")),
         auto_order=("palette4", "palette6", "w8", "fp16", "fp32"),
-        timing=timing.CORE_ML, device=NOT_ON_ANDROID, colour="tab:purple", read_io=coreml_runtime.read_io),
+        timing=timing.CORE_ML, device=NOT_ON_ANDROID, colour="tab:purple", read_io=coreml_runtime.read_io,
+        sizes="ct.EnumeratedShapes on the image input (a range: its verified sizes; Neural Engine-friendly)"),
     "mlmodel": ExportFormat(
         key="mlmodel", suffix=".mlmodel", is_dir=False, native=("fp32",), converter=("coremltools", "torch"),
         runtime="pix2mobile.runtimes.coreml_eval", export_fn=coreml.export_mlmodel,
@@ -166,7 +173,8 @@ FORMATS: dict[str, ExportFormat] = {
                    _mlmodel_recipe("palette6", "6-bit lookup-table weights"),
                    _mlmodel_recipe("palette4", "4-bit lookup-table weights")),
         auto_order=("palette4", "palette6", "w8", "fp16", "fp32"),
-        timing=timing.CORE_ML, device=NOT_ON_ANDROID, colour="tab:brown", read_io=coreml_runtime.read_io),
+        timing=timing.CORE_ML, device=NOT_ON_ANDROID, colour="tab:brown", read_io=coreml_runtime.read_io,
+        sizes="enumerated image sizes (input and output; a range: its verified sizes)"),
     "onnx": ExportFormat(
         key="onnx", suffix=".onnx", is_dir=False, native=("fp32",), converter=("torch", "onnxscript", "onnx"),
         runtime="onnxruntime", export_fn=onnx.export, runner_fn=onnx_runtime.load_runner,
@@ -174,7 +182,7 @@ FORMATS: dict[str, ExportFormat] = {
         timing=Runtime("onnxruntime", "onnxruntime", "onnxruntime",
                        "CPUExecutionProvider, intra-op threads = N, 1 inter-op thread, spinning off",
                        open=timing.open_onnx),
-        colour="tab:blue"),
+        colour="tab:blue", sizes="dynamic H and W axes (torch.export Dim bounded by the sizes asked)"),
     "pte": ExportFormat(
         key="pte", suffix=".pte", is_dir=False, native=("fp32",), converter=("executorch", "torch"),
         runtime="executorch", export_fn=pte.export, runner_fn=pte_runtime.load_runner,
@@ -189,7 +197,7 @@ FORMATS: dict[str, ExportFormat] = {
                        imports=("executorch.extension.pybindings.portable_lib",)),
         device=DeviceTool("ExecuTorch executor_runner", "executor_runner", "executorch_runner.sh",
                           parse_executor_runner),
-        colour="tab:red"),
+        colour="tab:red", sizes="bounded dynamic shapes (torch.export Dim; memory planned for the largest)"),
 }
 
 
@@ -218,7 +226,8 @@ def format_table() -> list[dict[str, str]]:
                   f"none: {f.device}" if isinstance(f.device, str) else "none")
         rows.append({"key": key, "suffix": f.suffix + ("/" if f.is_dir else ""),
                      "precisions": ", ".join([*f.native, *quantized]), "converter": _names(f.converter),
-                     "runtime": f.runtime, "timed on host": timed, "device tool": device})
+                     "runtime": f.runtime, "timed on host": timed, "device tool": device,
+                     "several sizes": f.sizes})
     return rows
 
 

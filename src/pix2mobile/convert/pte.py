@@ -3,6 +3,12 @@
 Verified with `executorch.runtime.Runtime`. Ops XNNPACK does not take (reflection padding,
 instance norm pieces, ...) stay on the portable CPU kernels; the notes list them so a slow
 artifact can be explained.
+
+Several sizes (`ExportOptions.sizes`): `torch.export` with bounded dynamic H and W
+(`multiple * Dim`, upper bound = the largest size asked: ExecuTorch plans memory for it), lowered
+as usual, then the written program is run at every size to check (`probe_sizes`). When the
+dynamic export, the lowering or that run fails, the program is re-exported at the primary size
+and `shapes.note` says why.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from pix2mobile.convert.common import Exported, ExportOptions, plain_io
+from pix2mobile.convert.common import (Exported, ExportOptions, dynamic_hw, flexible_request, plain_io,
+                                      probe_sizes)
 from pix2mobile.errors import ExportError
 from pix2mobile.files import atomic_path
 from pix2mobile.models.spec import IOSpec
@@ -32,21 +39,49 @@ def export(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOSp
     partition = require("executorch.backends.xnnpack.partition.xnnpack_partitioner", "executorch",
                         "ExecuTorch XNNPACK lowering")
     module = module.eval()
-    try:
+
+    def lower(dynamic_shapes: Any = None) -> tuple[Any, list[str]]:
         with torch.no_grad():
-            program = torch.export.export(module, example_inputs)
+            program = torch.export.export(module, example_inputs, dynamic_shapes=dynamic_shapes)
         edge = exir.to_edge_transform_and_lower(program, partitioner=[partition.XnnpackPartitioner()])
-        notes = _delegation_notes(edge.exported_program().graph_module)
-        et_program = edge.to_executorch()
-    except Exception as exc:
-        raise ExportError(f"ExecuTorch lowering failed: {first_line(exc)}") from exc
-    with atomic_path(out_path) as tmp:
-        with open(tmp, "wb") as fh:
-            et_program.write_to_file(fh)
+        return edge.to_executorch(), _delegation_notes(edge.exported_program().graph_module)
+
+    def write(et_program: Any) -> None:
+        with atomic_path(out_path) as tmp:
+            with open(tmp, "wb") as fh:
+                et_program.write_to_file(fh)
+
+    request = flexible_request(opts, io)
+    shapes, problem = None, None
+    if request is not None:
+        try:
+            dims = dynamic_hw(request, io)
+            et_program, notes = lower(tuple(dims[s.name] for s in io.inputs))
+            write(et_program)
+            from pix2mobile.runtimes.pte import load_runner
+
+            run = load_runner(out_path, io)
+            problem = probe_sizes(run, module, io, example_inputs, request.checked)
+            if problem:
+                problem = f"the bounded dynamic-shape program fails {problem}"
+        except Exception as exc:
+            problem = f"the bounded dynamic-shape export failed ({first_line(exc, 200)})"
+        if problem is None:
+            shapes = request.shapes()
+            notes.append("bounded dynamic H and W (torch.export Dim); memory planned for the largest size")
+        else:
+            log.warning("pte: %s; exporting the primary size only", problem)
+            shapes = request.fixed(f"pte: {problem}")
+    if shapes is None or problem is not None:
+        try:
+            et_program, notes = lower()
+        except Exception as exc:
+            raise ExportError(f"ExecuTorch lowering failed: {first_line(exc)}") from exc
+        write(et_program)
     with torch.no_grad():
         outputs = as_outputs(module(*example_inputs), io)
     inputs_info, outputs_info = plain_io(io, example_inputs, outputs)
-    return Exported(Path(out_path), inputs_info, outputs_info, tuple(notes))
+    return Exported(Path(out_path), inputs_info, outputs_info, tuple(notes), shapes)
 
 
 def _delegation_notes(graph_module: Any) -> list[str]:

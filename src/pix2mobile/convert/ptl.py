@@ -4,6 +4,12 @@
 here has no `torch.backends.xnnpack`) raise an INTERNAL ASSERT ("Mobile optimization only
 available with XNNPACK at the moment"); we detect that first, skip the pass and say so in the
 artifact's notes. Verified with `torch.jit.mobile._load_for_lite_interpreter`.
+
+Several sizes (`ExportOptions.sizes`): a trace records shape arithmetic (`aten::size`) rather
+than numbers unless the model turns a size into a Python int, so conv nets usually generalise.
+The saved file is run at every requested size against eager (`probe_sizes`); when all match it
+declares the request (a range as a range: the same graph runs at any size), else only the
+export size with `shapes.note` naming the size and what went wrong.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from pix2mobile.convert.common import Exported, ExportOptions, plain_io
+from pix2mobile.convert.common import Exported, ExportOptions, flexible_request, plain_io, probe_sizes
 from pix2mobile.errors import ExportError
 from pix2mobile.files import atomic_path
 from pix2mobile.models.spec import IOSpec
@@ -65,6 +71,13 @@ def export(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOSp
     with atomic_path(out_path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")   # "_save_for_lite_interpreter is deprecated" on recent torch
         script._save_for_lite_interpreter(str(tmp))
+    request = flexible_request(opts, io)
+    shapes = None
+    if request is not None:
+        from pix2mobile.runtimes.ptl import load_runner
+
+        problem = probe_sizes(load_runner(out_path, io), module, io, example_inputs, request.checked)
+        shapes = request.fixed(f"ptl: the traced graph fails {problem}") if problem else request.shapes()
     inputs_info, outputs_info = plain_io(io, example_inputs, outputs)
-    return Exported(Path(out_path), inputs_info, outputs_info, tuple(notes))
+    return Exported(Path(out_path), inputs_info, outputs_info, tuple(notes), shapes)
 

@@ -16,6 +16,21 @@
   (min-cut) layout partitioner can produce a BROADCAST_TO the interpreter rejects ("Output shape
   must be broadcastable from input shape", BicycleGAN's z map); then we reconvert with the
   greedy partitioner and say so in the notes.
+
+Several sizes (`ExportOptions.sizes`), two attempts, each run at every requested size against
+eager (`probe_sizes`) before anything is declared:
+1. The fixed graph, resized at load time (`Interpreter.resize_tensor_input` + `allocate_tensors`,
+   which the signature runner does on every call). When it runs and matches, the sizes are
+   declared "enumerated" and `shapes.note` says the app resizes the input at load time.
+2. Otherwise litert-torch's own `dynamic_shapes` conversion (H and W as `torch.export.Dim`).
+Where both fail the file is the fixed graph and `shapes.note` gives both reasons. Measured with
+litert-torch 0.10: a resized fixed graph runs convolutions (strided, depthwise, transposed),
+InstanceNorm and reflection padding at the new size, but a nearest upsample (RESIZE_NEAREST_NEIGHBOR
+with a constant size: fast_style's up-sampling) and slices (the output_padding rewrite above:
+CycleGAN) keep the export size, so their output comes out at the export size; the
+`dynamic_shapes` conversion fails on InstanceNorm (jax: "Shapes must be 1D sequences of
+concrete values"), reflection padding and nearest upsampling. A net of convolutions, norms and
+reflection padding alone (tests/export's StyleLike) is declared at every size it was asked.
 """
 
 from __future__ import annotations
@@ -30,10 +45,12 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
-from pix2mobile.convert.common import Exported, ExportOptions, NamedIO, tensor_info
+from pix2mobile.convert.common import (Exported, ExportOptions, NamedIO, SizeRequest, dynamic_hw, flexible_request,
+                                      probe_sizes, tensor_info, with_input_names)
 from pix2mobile.convert.rewrite import expand_as_resize, padding_free_conv_transpose
 from pix2mobile.errors import ExportError
 from pix2mobile.files import atomic_path
+from pix2mobile.manifest import Shapes
 from pix2mobile.models.spec import IOSpec
 from pix2mobile.runtimes.common import as_outputs, first_line, require
 from pix2mobile.runtimes.tflite import SIGNATURE
@@ -57,10 +74,13 @@ def _quiet_litert(**env: str) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _convert(litert_torch: Any, wrapper: nn.Module, kwargs: dict[str, torch.Tensor], **env: str) -> Any:
+def _convert(litert_torch: Any, wrapper: nn.Module, kwargs: dict[str, torch.Tensor], dynamic_shapes: Any = None,
+             **env: str) -> Any:
     try:
         with _quiet_litert(**env), torch.no_grad():
-            return litert_torch.convert(wrapper, sample_kwargs=kwargs)
+            if dynamic_shapes is None:
+                return litert_torch.convert(wrapper, sample_kwargs=kwargs)
+            return litert_torch.convert(wrapper, sample_kwargs=kwargs, dynamic_shapes=dynamic_shapes)
     except Exception as exc:
         raise ExportError(f"litert-torch could not convert the model: {first_line(exc)}") from exc
 
@@ -115,6 +135,7 @@ def export(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOSp
     except Exception as exc:
         raise ExportError(f"torch.export failed before TFLite conversion: {first_line(exc)}") from exc
     notes += more
+    z_maps_rewritten = bool(more)
     edge_model = _convert(litert_torch, wrapper, kwargs)
     with atomic_path(out_path) as tmp:
         with _quiet_litert():
@@ -130,6 +151,11 @@ def export(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOSp
             compact_names(tmp)
             notes.append(f"reconverted with LAYOUT_OPTIMIZE_PARTITIONER=GREEDY: the default layout "
                          f"partitioner's model failed in the interpreter ({problem})")
+    request = flexible_request(opts, io)
+    shapes = None
+    if request is not None:
+        shapes = _flexible(litert_torch, module, rewritten, io, example_inputs, Path(out_path), opts, request,
+                           z_maps_rewritten)
     with torch.no_grad():
         outputs = as_outputs(module(*example_inputs), io)
     inputs_info = tuple(tensor_info(s, x.shape, channel_last=opts.channel_last)
@@ -137,5 +163,48 @@ def export(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOSp
     outputs_info = tuple(tensor_info(s, y.shape, channel_last=opts.channel_last) for s, y in zip(io.outputs, outputs))
     if opts.channel_last:
         notes.append("image inputs and outputs are NHWC (channel-last)")
-    return Exported(Path(out_path), inputs_info, outputs_info, tuple(notes))
+    return Exported(Path(out_path), inputs_info, outputs_info, tuple(notes), shapes)
+
+
+class _Rejected(Exception):
+    """The dynamic-shape file converted but failed its probe: keep the fixed file."""
+
+
+def _flexible(litert_torch: Any, module: nn.Module, rewritten: nn.Module, io: IOSpec,
+              example_inputs: tuple[torch.Tensor, ...], out_path: Path, opts: ExportOptions,
+              request: SizeRequest, z_maps_rewritten: bool) -> Shapes:
+    """What the .tflite at `out_path` (the fixed graph) can declare; may replace it with a
+    dynamic-shape conversion (see the module docstring)."""
+    from pix2mobile.runtimes.tflite import load_runner
+
+    problem = probe_sizes(load_runner(out_path, io), module, io, example_inputs, request.checked)
+    if problem is None:
+        return request.shapes(enumerate_range=True, note=(
+            "tflite: the graph is resized at load time: call Interpreter.resize_tensor_input on the input "
+            "(NHWC when channel-last), then allocate_tensors (the signature runner does both on each call)"))
+    resized = f"resizing the converted graph at load time (resize_tensor_input) fails {problem}"
+    if z_maps_rewritten:
+        return request.fixed(f"tflite: {resized}; a dynamic-shape conversion was not tried: the z-map rewrite "
+                             "(expand_as_resize) fixes the grid size")
+    wrapper = with_input_names(NamedIO(rewritten, io, channel_last=opts.channel_last).eval(),
+                               [s.name for s in io.inputs]).eval()
+    kwargs = {s.name: (x.permute(0, 2, 3, 1).contiguous() if opts.channel_last and s.kind == "image" else x)
+              for s, x in zip(io.inputs, example_inputs)}
+    try:
+        dims = dynamic_hw(request, io, channel_last=opts.channel_last)
+        edge_model = _convert(litert_torch, wrapper, kwargs, dynamic_shapes=dims)
+        with atomic_path(out_path) as tmp:
+            with _quiet_litert():
+                edge_model.export(str(tmp))
+            compact_names(tmp)
+            dynamic_problem = probe_sizes(load_runner(tmp, io), module, io, example_inputs, request.checked)
+            if dynamic_problem:
+                raise _Rejected(f"litert-torch's dynamic_shapes conversion runs but fails {dynamic_problem}")
+    except _Rejected as exc:
+        return request.fixed(f"tflite: {resized}; {exc}")
+    except Exception as exc:
+        text = first_line(exc.__cause__ or exc, 200)
+        return request.fixed(f"tflite: {resized}; litert-torch's dynamic_shapes conversion failed ({text})")
+    return request.shapes(note="tflite: converted with dynamic H and W (litert-torch dynamic_shapes); "
+                               "resize the input with Interpreter.resize_tensor_input, then allocate_tensors")
 

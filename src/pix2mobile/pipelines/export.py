@@ -20,6 +20,15 @@ The recipe, one step per function:
    kept as `STEM_PRECISION.failed.SUFFIX`. A converter that raises becomes a failed row with its
    one-line reason; the other formats still export.
 
+Several sizes (`sizes=`, `pix2mobile export --size 256x256 512x384` or a range `128x128-512x512`):
+the first size is the primary (steps 1-4 as above). Each format's exporter gets the request
+(`ExportOptions.sizes`) and declares what its file accepts (`Exported.shapes`: "enumerated",
+"range", or "fixed" with a note saying why). Every declared size is gated like the primary: the
+parity photos cropped at that size, against eager at that size; the worst image's PSNR per size
+is `Parity.psnr_db_by_size`, and a size that fails fails the row (the reason names the size).
+A model without an image input (the morph renders from alpha alone, its renderer built per
+size) stays fixed, with a note. Every row records `shapes` (a single size: fixed, that size).
+
 Invariant (kept after an exception or Ctrl-C at any point, see `folder.py`): every final-named
 artifact in the folder is an ok row of the manifest on disk, and no staging file is left.
 `Manifest.ok` is False if any row failed or was never made.
@@ -41,11 +50,11 @@ import torch
 from torch import nn
 
 from pix2mobile import __version__
-from pix2mobile.convert.common import ExportOptions
+from pix2mobile.convert.common import ExportOptions, SizeRange, SizeRequest, has_image_input, size_text
 from pix2mobile.convert.quantize.layers import check_keep_float
 from pix2mobile.errors import ConfigError, MissingDependencyError
 from pix2mobile.files import remove_path
-from pix2mobile.manifest import MANIFEST_NAME, ArtifactEntry, Manifest, ModelInfo, Parity, Scale
+from pix2mobile.manifest import MANIFEST_NAME, ArtifactEntry, Manifest, ModelInfo, Parity, Scale, Shapes
 from pix2mobile.models.spec import IOSpec, VariantSpec
 from pix2mobile.pipelines.folder import ExportFolder, failed_name, pending_row, staging_name
 from pix2mobile.runtimes import parity as parity_mod
@@ -63,6 +72,8 @@ class ModelRef:
     io: IOSpec
     options: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
+    size_multiple: int | None = None     # H and W must be multiples of this (a size range steps by it)
+    min_size: int | None = None          # ... and at least this
 
 
 def normalise_size(size: int | Sequence[int]) -> tuple[int, int]:
@@ -70,6 +81,36 @@ def normalise_size(size: int | Sequence[int]) -> tuple[int, int]:
         return (size, size)
     h, w = (int(s) for s in size)
     return (h, w)
+
+
+SizeLike = int | Sequence[int] | SizeRange
+
+
+def size_request(primary: tuple[int, int], sizes: Sequence[SizeLike] | SizeRequest | None,
+                 multiple: int | None, min_size: int | None, what: str) -> SizeRequest:
+    """The request of `export_model(size=primary, sizes=...)`, every size checked against the model:
+    H and W >= `min_size` and multiples of `multiple` (a range's corners too). `sizes` holds the
+    extra sizes and at most one `SizeRange`, or is a whole `SizeRequest` whose primary is `primary`."""
+    if isinstance(sizes, SizeRequest):
+        if sizes.primary != primary:
+            raise ConfigError(f"the size request's primary {size_text(sizes.primary)} is not the export size "
+                              f"{size_text(primary)}")
+        request = SizeRequest(sizes.sizes, sizes.range, multiple or 1)
+    else:
+        explicit, ranges = [primary], []
+        for item in sizes or ():
+            if isinstance(item, SizeRange):
+                ranges.append(item)
+            elif normalise_size(item) not in explicit:
+                explicit.append(normalise_size(item))
+        if len(ranges) > 1:
+            raise ConfigError(f"one size range per export, got {len(ranges)}: {', '.join(map(str, ranges))}")
+        request = SizeRequest(tuple(explicit), ranges[0] if ranges else None, multiple or 1)
+    low, step = min_size or 1, multiple or 1
+    for s in request.checked:
+        if any(side < low or side % step for side in s):
+            raise ConfigError(f"{what} needs H and W >= {low} and multiples of {step}, got {size_text(s)}")
+    return request
 
 
 DEFAULT_SAMPLES = 4
@@ -129,7 +170,8 @@ def export_model(module: nn.Module, spec: VariantSpec | ModelRef | tuple, size: 
                  export_options: ExportOptions | None = None,
                  checkpoint_sha256: str | None = None, checkpoint: str | Path | None = None,
                  direction: str | None = None, samples: int = DEFAULT_SAMPLES, seed: int = 0,
-                 stem: str | None = None, force: bool = False) -> Manifest:
+                 stem: str | None = None, force: bool = False,
+                 sizes: Sequence[SizeLike] | SizeRequest | None = None) -> Manifest:
     """Export `module` to `formats` (all of FORMATS when None) under `out_dir`; return the manifest.
 
     module: the generator. For a `VariantSpec` the module traced is `spec.exportable(module, size)`;
@@ -147,6 +189,10 @@ def export_model(module: nn.Module, spec: VariantSpec | ModelRef | tuple, size: 
     force: replace an existing export: our own earlier files (what its manifest lists, and every
       STEM_PRECISION[.failed].SUFFIX of this stem) are removed first. Without it, an existing
       manifest or final-named artifact of this stem raises ConfigError.
+    sizes: more sizes the artifacts should accept besides `size` (the primary): (H, W) pairs or
+      ints, and at most one `SizeRange` (stepping by the variant's `size_multiple`); or a whole
+      `SizeRequest`. Each format declares what it can (`ArtifactEntry.shapes`); every declared
+      size is parity-gated (see the module docstring).
     The folder keeps the invariant of the module docstring at every instant.
     """
     from pix2mobile.convert.formats import FORMATS
@@ -157,11 +203,8 @@ def export_model(module: nn.Module, spec: VariantSpec | ModelRef | tuple, size: 
         spec = ModelRef(io=spec[0], family=spec[1], arch=spec[2], options=dict(spec[3]) if len(spec) > 3 else {})
     size_hw = normalise_size(size)
     opts = {**(spec.defaults if isinstance(spec, VariantSpec) else spec.options), **(options or {})}
-    if isinstance(spec, VariantSpec):
-        bad = [s for s in size_hw if s < spec.min_size or s % spec.size_multiple]
-        if bad:
-            raise ConfigError(f"{spec.key} needs H and W >= {spec.min_size} and multiples of "
-                              f"{spec.size_multiple}, got {size_hw[0]}x{size_hw[1]}")
+    what = spec.key if isinstance(spec, VariantSpec) else f"{spec.family}/{spec.arch}"
+    request = size_request(size_hw, sizes, spec.size_multiple, spec.min_size, what)
     names = list(FORMATS) if formats is None else list(formats)
     unknown = [f for f in names if f not in FORMATS]
     if unknown:
@@ -195,11 +238,17 @@ def export_model(module: nn.Module, spec: VariantSpec | ModelRef | tuple, size: 
     out.mkdir(parents=True, exist_ok=True)
 
     io = spec.io
-    base = copy.deepcopy(module).eval()
-    if isinstance(spec, VariantSpec):
-        base = spec.exportable(base, size_hw).eval()
+    generator = copy.deepcopy(module).eval()
+    base = spec.exportable(generator, size_hw).eval() if isinstance(spec, VariantSpec) else generator
     inputs, photo_names = parity_set(io, size_hw, n=samples, seed=seed)
     reference = eager_outputs(base, io, inputs)
+    fixed_note = None
+    if request.flexible and not has_image_input(io):
+        fixed_note = (f"{what} has no image input: it renders at the one size its exportable module is built for; "
+                      "export each size on its own")
+        request = SizeRequest.single(size_hw)
+    checks = SizeChecks(io, samples, seed, {size_hw: (inputs, reference)},
+                        lambda s: spec.exportable(generator, s).eval() if isinstance(spec, VariantSpec) else generator)
     from pix2mobile.models.flops import count_macs, count_params
 
     model_info = ModelInfo(family=spec.family, arch=spec.arch, options=opts, size=size_hw,
@@ -207,8 +256,7 @@ def export_model(module: nn.Module, spec: VariantSpec | ModelRef | tuple, size: 
                            checkpoint_sha256=checkpoint_sha256,
                            checkpoint=str(Path(checkpoint).resolve()) if checkpoint else None,
                            direction=direction if spec.family == "cyclegan" else None,
-                           size_multiple=spec.size_multiple if isinstance(spec, VariantSpec) else None,
-                           min_size=spec.min_size if isinstance(spec, VariantSpec) else None)
+                           size_multiple=spec.size_multiple, min_size=spec.min_size)
     check_keep_float(base, base_opts.keep_float)
     if needs_calibration(plan) and base_opts.calibration is None:
         from pix2mobile.convert.quantize.calibration import builtin_calibration
@@ -224,13 +272,31 @@ def export_model(module: nn.Module, spec: VariantSpec | ModelRef | tuple, size: 
                                         io=io.to_json(size_hw), parity_images=photo_names))
     stale = sorted(set(ours) | set(_listed_files(out))) if force else []
     folder.begin([pending_row(f, p, gate[p]) for f, p in plan], stale)
+    row_opts = replace(base_opts, metadata=metadata, sizes=request if request.flexible else None)
     for fmt_name, precision in plan:
         fmt = FORMATS[fmt_name]
         final = finals[(fmt_name, precision)]
         _export_one(fmt, precision, base, inputs, reference, io, final, folder,
-                    replace(base_opts, precision=precision, metadata=metadata), gate[precision],
-                    recipes[(fmt_name, precision)])
+                    replace(row_opts, precision=precision), gate[precision],
+                    recipes[(fmt_name, precision)], request=request, checks=checks, fixed_note=fixed_note)
     return folder.manifest
+
+
+class SizeChecks:
+    """The parity inputs and eager references at each size, made the first time a row asks."""
+
+    def __init__(self, io: IOSpec, samples: int, seed: int,
+                 known: dict[tuple[int, int], tuple[list[tuple[torch.Tensor, ...]], list[np.ndarray]]],
+                 module_at: Any):
+        self.io, self.samples, self.seed = io, samples, seed
+        self._known = dict(known)
+        self._module_at = module_at
+
+    def at(self, size: tuple[int, int]) -> tuple[list[tuple[torch.Tensor, ...]], list[np.ndarray]]:
+        if size not in self._known:
+            inputs = parity_set(self.io, size, n=self.samples, seed=self.seed)[0]
+            self._known[size] = (inputs, eager_outputs(self._module_at(size), self.io, inputs))
+        return self._known[size]
 
 
 def rebuild_eager(model: ModelInfo) -> tuple[nn.Module | None, str]:
@@ -306,10 +372,13 @@ def _listed_files(out: Path) -> list[Path]:
 
 def _export_one(fmt: Any, precision: str, module: nn.Module, inputs: list[tuple[torch.Tensor, ...]],
                 reference: list[np.ndarray], io: IOSpec, final: Path, folder: ExportFolder, opts: ExportOptions,
-                threshold: float, recipe: Any = None) -> ArtifactEntry:
+                threshold: float, recipe: Any = None, *, request: SizeRequest | None = None,
+                checks: SizeChecks | None = None, fixed_note: str | None = None) -> ArtifactEntry:
+    primary = request.primary if request is not None else None
+    fixed = Shapes(kind="fixed", sizes=(primary,) if primary else (), note=fixed_note)
     versions = package_versions([*fmt.converter, *(recipe.packages if recipe is not None else ()), fmt.runtime])
     row = dict(format=fmt.key, precision=precision, converter=versions,
-               parity=Parity(threshold_db=threshold, samples=len(inputs), reference="eager"))
+               parity=Parity(threshold_db=threshold, samples=len(inputs), reference="eager"), shapes=fixed)
     disabled = fmt.disabled(io)
     if disabled:
         return folder.commit(ArtifactEntry(status="failed", reason=f"not supported: {disabled}", **row), None, final)
@@ -329,11 +398,34 @@ def _export_one(fmt: Any, precision: str, module: nn.Module, inputs: list[tuple[
             remove_path(staged)
             return folder.commit(ArtifactEntry(status="failed", reason=f"export failed: {first_line(exc)}",
                                                export_seconds=round(time.perf_counter() - t0, 3), **row), None, final)
+        shapes = _declared(fmt.key, exported, opts, fixed)
         row.update(inputs=exported.inputs, outputs=exported.outputs, notes=tuple(exported.notes),
-                   export_seconds=round(time.perf_counter() - t0, 3))
+                   export_seconds=round(time.perf_counter() - t0, 3), shapes=shapes)
         t1 = time.perf_counter()
-        row["parity"], reason = verify(fmt, staged, io, inputs, reference, threshold)
+        parity, reason = verify(fmt, staged, io, inputs, reference, threshold)
+        extra = [s for s in shapes.sizes if s != primary] if shapes.kind != "fixed" and checks is not None else []
+        by_size = {size_text(primary): parity.psnr_db} if primary and extra else {}
+        if reason and primary and extra:
+            reason = f"at {size_text(primary)}: {reason}"
+        for size in extra:
+            size_inputs, size_reference = cast(SizeChecks, checks).at(size)
+            at_size, why = verify(fmt, staged, io, size_inputs, size_reference, threshold)
+            by_size[size_text(size)] = at_size.psnr_db
+            if why and reason is None:
+                reason = f"at {size_text(size)}: {why}"
+        row["parity"] = replace(parity, psnr_db_by_size={k: v for k, v in by_size.items() if v is not None})
         row["verify_seconds"] = round(time.perf_counter() - t1, 3)
         return folder.commit(ArtifactEntry(status="failed" if reason else "ok", reason=reason, **row), staged, final)
     finally:   # an exception or Ctrl-C anywhere above: no staging file survives
         remove_path(staged)
+
+
+def _declared(key: str, exported: Any, opts: ExportOptions, fixed: Shapes) -> Shapes:
+    """What the row declares: the exporter's claim, or fixed at the primary (with the reason when
+    more sizes were asked of an exporter that says nothing about them)."""
+    claim = getattr(exported, "shapes", None)
+    if claim is not None:
+        return cast(Shapes, claim)
+    if opts.sizes is not None and opts.sizes.flexible and fixed.note is None:
+        return replace(fixed, note=f"{key}: this exporter declares no sizes besides the export size")
+    return fixed

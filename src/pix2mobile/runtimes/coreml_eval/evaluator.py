@@ -48,6 +48,9 @@ Inputs, by model input name:
   (N = 1), H x W x C, or H x W for grayscale. Like Core ML, the evaluator hands a BGR model its
   channels in BGR order and applies the model's scale and bias: a NeuralNetwork's preprocessing
   scaler, or the `mul`/`add` ops the converter wrote into an ML Program.
+- Sizes: a fixed feature takes its declared shape only; a flexible one (enumerated sizes or
+  shapes, as `ct.EnumeratedShapes` writes them, or a size range) takes exactly what it declares
+  and nothing else, as Core ML refuses other sizes. The program itself runs at the fed size.
 Outputs: arrays by output name (floats as float32). An image output is the raw N x C x H x W
 tensor the model computes, in the model's channel order, before Core ML clips and rounds it
 into a pixel buffer.
@@ -308,9 +311,9 @@ def _image(name: str, value: Any, image_type: Any) -> np.ndarray:
     if arr.ndim != 4 or arr.shape[:2] != (1, channels):
         raise ConfigError(f"image input '{name}' must be one {colour} image (1 x {channels} x H x W or H x W x "
                           f"{channels}), got shape {np.shape(value)}")
-    flexible = image_type.WhichOneof("SizeFlexibility") is not None
-    if not flexible and arr.shape[2:] != (image_type.height, image_type.width):
-        raise ConfigError(f"image input '{name}' must be {image_type.height} x {image_type.width}, got {arr.shape[2:]}")
+    allowed = _image_sizes_allowed(image_type, (int(arr.shape[2]), int(arr.shape[3])))
+    if allowed is not None:
+        raise ConfigError(f"image input '{name}' must be {allowed}, got {arr.shape[2]} x {arr.shape[3]}")
     if colour != "GRAYSCALE_FLOAT16" and arr.size and (arr.min() < 0 or arr.max() > 255):
         raise ConfigError(f"image input '{name}' holds values outside 0..255: pass raw pixel values, "
                           f"the model applies its own scale and bias")
@@ -330,10 +333,43 @@ def _array(name: str, value: Any, array_type: Any) -> np.ndarray:
     dtype = np.dtype(_ARRAY_DTYPES[dtype_name])
     arr = np.asarray(value)
     shape = tuple(int(d) for d in array_type.shape)
-    if shape and array_type.WhichOneof("ShapeFlexibility") is None and arr.shape != shape:
+    flexibility = array_type.WhichOneof("ShapeFlexibility")
+    if shape and flexibility is None and arr.shape != shape:
         raise ConfigError(f"input '{name}' must have shape {shape}, got {arr.shape}")
+    if flexibility == "enumeratedShapes":
+        shapes = [tuple(int(d) for d in s.shape) for s in array_type.enumeratedShapes.shapes]
+        if tuple(arr.shape) not in shapes:
+            raise ConfigError(f"input '{name}' must have one of the shapes {shapes}, got {arr.shape}")
+    elif flexibility == "shapeRange":
+        ranges = [(int(r.lowerBound), int(r.upperBound)) for r in array_type.shapeRange.sizeRanges]
+        if len(ranges) != arr.ndim or not all(lo <= d and (hi < 0 or d <= hi)
+                                              for d, (lo, hi) in zip(arr.shape, ranges)):
+            raise ConfigError(f"input '{name}' must have a shape within {ranges} (-1: unbounded), got {arr.shape}")
     arr = arr.astype(dtype)
     return arr.astype(F32) if dtype.kind == "f" else arr
+
+
+def _image_sizes_allowed(image_type: Any, size: tuple[int, int]) -> str | None:
+    """None when an image of `size` (H, W) fits the feature, else what it accepts, in words.
+
+    Fixed: its height x width. Enumerated sizes (`ct.EnumeratedShapes`): one of them, as Core ML
+    refuses any other. A size range: within it (an upper bound of -1 is unbounded)."""
+    h, w = size
+    flexibility = image_type.WhichOneof("SizeFlexibility")
+    if flexibility == "enumeratedSizes":
+        sizes = [(int(s.height), int(s.width)) for s in image_type.enumeratedSizes.sizes]
+        return None if (h, w) in sizes else "one of " + ", ".join(f"{a} x {b}" for a, b in sizes)
+    if flexibility == "imageSizeRange":
+        hr, wr = image_type.imageSizeRange.heightRange, image_type.imageSizeRange.widthRange
+
+        def inside(v: int, r: Any) -> bool:
+            return int(r.lowerBound) <= v and (int(r.upperBound) < 0 or v <= int(r.upperBound))
+
+        return None if inside(h, hr) and inside(w, wr) else (
+            f"within {hr.lowerBound}..{hr.upperBound} x {wr.lowerBound}..{wr.upperBound} (-1: unbounded)")
+    if (h, w) != (image_type.height, image_type.width):
+        return f"{image_type.height} x {image_type.width}"
+    return None
 
 
 def _preprocess(x: np.ndarray, net: Any, feature: Any) -> np.ndarray:
@@ -402,6 +438,8 @@ def _feature_info(feature: Any, affine: tuple[float, list[float]] | None) -> dic
         info.update(kind="image", color_layout=colour,
                     shape=[1, 1 if colour.startswith("GRAYSCALE") else 3, int(image.height), int(image.width)],
                     dtype="float16" if colour == "GRAYSCALE_FLOAT16" else "uint8")
+        if image.WhichOneof("SizeFlexibility") == "enumeratedSizes":
+            info["sizes"] = [[int(s.height), int(s.width)] for s in image.enumeratedSizes.sizes]
         if affine is not None:
             scale, bias = affine
             info.update(scale=scale, bias=bias if len(bias) > 1 else bias * info["shape"][1])
