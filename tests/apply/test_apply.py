@@ -161,3 +161,20 @@ def test_force_and_atomic_outputs(runs, photo_file, tmp_path, capsys):
     apply(runs["fast_style"], photo_file, "--force", "--out", tmp_path)
     assert (tmp_path / "china.png").read_bytes() != first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["china.png"]     # no temp file left
+
+
+def test_size_range_artifact_runs_native_at_the_photos_own_size(runs, tmp_path):
+    """An ONNX exported for a size range takes a photo whole (default mode native), = eager native."""
+    assert cli.main(["-q", "export", str(runs["fast_style"]), "--formats", "onnx", "--size", "64x64-256x256",
+                     "--out", str(tmp_path / "exp")]) == 0
+    from apply_runs import photo
+
+    small = photo((202, 150))                         # padded to 204 x 152 inside the range
+    Image.fromarray(small).save(tmp_path / "small.png")
+    apply(tmp_path / "exp", "--format", "onnx", tmp_path / "small.png", "--out", tmp_path / "onnx")
+    apply(runs["fast_style"], tmp_path / "small.png", "--out", tmp_path / "eager")
+    onnx, eager = read(tmp_path / "onnx" / "small.png"), read(tmp_path / "eager" / "small.png")
+    assert onnx.shape == (150, 202, 3)
+    assert psnr(onnx, eager) >= 45
+    assert cli.main(["apply", str(tmp_path / "exp"), "--format", "onnx", str(tmp_path / "small.png"),
+                     "--size", "64", "64", "--out", str(tmp_path / "x")]) == 2
