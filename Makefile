@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(PIN_HASH)
 export OMP_WAIT_POLICY ?= PASSIVE
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test lint venv clean
+.PHONY: demo test lint venv clean android-core ios-core
 
 venv: $(STAMP)
 
@@ -24,7 +24,7 @@ $(STAMP):
 	@touch $@
 	@echo "environment ready: $(VENV) ($(PIN_HASH))"
 
-test: $(STAMP) lint web
+test: $(STAMP) lint android-core ios-core web
 	$(PY) -m pytest -q
 
 # Static checks over the library (config in pyproject.toml); part of `make test`, so of CI.
@@ -33,6 +33,34 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+
+# ---- Android (issue 14) -----------------------------------------------------------------------
+# android-core: the toolchain (npm kotlinc + ktlint into android_demo/build/toolchain, Debian
+# junit5) and the Kotlin core's jar and test
+# classes, rebuilt only when their sources change; tests/android/ runs them. A missing toolchain
+# skips with one line, and fails under CI=true. The app module is compiled by Android Studio.
+android-core: $(STAMP)
+	@bash android_demo/tools/build_core.sh $(abspath $(PY))
+# ---- end Android -------------------------------------------------------------------------------
+
+# ---- iOS core (issue 16; ios_demo/README.md) ---------------------------------------------------
+# Builds ios_demo/Pix2MobileCore and runs its XCTests with the `swift` on PATH. On our Linux machines
+# that is the wrapper `ios_demo/tools/swift-chroot.sh provision` writes (Swift 6.0.3 in a Debian 13
+# chroot; .ci/run provisions it). Without swift: one line, except under CI=true, where it fails.
+# tests/ios (pytest, above) then hold the built pix2mobile-core to Python and lint the app's sources
+# (tree-sitter-swift, in the venv from requirements.txt).
+IOS_CORE := ios_demo/Pix2MobileCore
+
+ios-core: $(STAMP)
+	@if command -v swift >/dev/null 2>&1; then \
+		cd $(IOS_CORE) && swift build && swift test; \
+	elif [ "$$CI" = true ]; then \
+		echo "ios-core: swift is not on PATH (CI=true needs it): run ios_demo/tools/swift-chroot.sh provision and put its bin folder on PATH" >&2; \
+		exit 1; \
+	else \
+		echo "ios-core: skipped, swift is not on PATH (ios_demo/tools/swift-chroot.sh provision makes one)"; \
+	fi
+# ---- end of the iOS core block -------------------------------------------------------------------
 
 demo: $(STAMP)
 	$(VENV)/bin/pix2mobile demo --out runs/demo

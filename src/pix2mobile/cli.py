@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from pix2mobile import __version__
-from pix2mobile.commands import apply, bench, demo, export, info, morph, nst, quantize, serve, train
+from pix2mobile.commands import apply, bench, bundle, demo, export, info, morph, nst, quantize, serve, train
 from pix2mobile.errors import Pix2MobileError
 
 log = logging.getLogger("pix2mobile.cli")
@@ -41,6 +41,7 @@ COMMANDS: dict[str, Command] = {
     "export": Command(export.HELP, export.__doc__ or "", export.add_arguments, export.run),
     "info": Command(info.HELP, info.__doc__ or "", info.add_arguments, info.run),
     "apply": Command(apply.HELP, apply.__doc__ or "", apply.add_arguments, apply.run, tail="images"),
+    "bundle": Command(bundle.HELP, bundle.__doc__ or "", bundle.add_arguments, bundle.run),
     "quantize": Command(quantize.HELP, quantize.__doc__ or "", quantize.add_arguments, quantize.run),
     "bench": Command(bench.HELP, bench.__doc__ or "", bench.add_arguments, bench.run),
     "demo": Command(demo.HELP, demo.__doc__ or "", demo.add_arguments, demo.run),

@@ -112,9 +112,9 @@ def write_family(out: Path, family: str, photo: np.ndarray) -> dict[str, Any]:
         feed = [x]
         if family == "bicyclegan":
             z = torch.randn((1, spec.io.inputs[1].dim), generator=torch.Generator().manual_seed(0))
-            z = z.clamp(*spec.io.inputs[1].range).numpy().astype(np.float32)
-            _save(folder, "z.npy", z)
-            feed.append(z)
+            z_np = z.clamp(*spec.io.inputs[1].range).numpy().astype(np.float32)
+            _save(folder, "z.npy", z_np)
+            feed.append(z_np)
         output = _run(module, feed)
         case.update(mode="fit", photo=list(photo.shape[:2]), plan=fit.to_json())
         _save(folder, "canvas.npy", canvas)
