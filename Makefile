@@ -24,7 +24,7 @@ $(STAMP):
 	@touch $@
 	@echo "environment ready: $(VENV) ($(PIN_HASH))"
 
-test: $(STAMP) lint android-core ios-core
+test: $(STAMP) lint android-core ios-core web
 	$(PY) -m pytest -q
 
 # Static checks over the library (config in pyproject.toml); part of `make test`, so of CI.
@@ -67,3 +67,37 @@ demo: $(STAMP)
 
 clean:
 	rm -rf $(VENV) runs
+
+# --- web (issue 15): what `pix2mobile serve`'s page and its tests need besides .venv -----------------
+# web-deps: the in-browser runtimes (onnxruntime-web, @litertjs/core) from npm, at the versions of the
+# committed lockfile, into src/pix2mobile/web/node_modules (git-ignored); `serve` hands their dist files
+# to the page itself, so nothing is fetched from a CDN. web-browser: Debian's chromium for the browser
+# tests, installed with apt when it is missing and this is root with apt; without it those tests skip
+# (and fail with CI=true). web-screenshot: the README's docs/web_demo.png, taken by the browser test on
+# the style model of `make demo`.
+WEB_DIR := $(CURDIR)/src/pix2mobile/web
+WEB_STAMP := $(WEB_DIR)/node_modules/.package-lock.json
+
+.PHONY: web web-deps web-browser web-screenshot
+
+web: web-deps web-browser
+
+web-deps: $(WEB_STAMP)
+
+$(WEB_STAMP): $(WEB_DIR)/package.json $(WEB_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: the page's in-browser runtimes are not installed (its tests skip; CI=true fails them)"; exit 0; }; \
+	cd $(WEB_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && touch $@
+
+web-browser:
+	@if command -v chromium >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } \
+	    || echo "could not install chromium with apt: the browser tests skip (CI=true fails them)"; \
+	else echo "chromium is missing and this is not root with apt: the browser tests skip (CI=true fails them)"; fi
+
+web-screenshot: $(STAMP) web
+	@test -f runs/demo/export_style/manifest.json || { echo "run make demo first: the screenshot shows its style model"; exit 2; }
+	WEB_SCREENSHOT=docs/web_demo.png WEB_SCREENSHOT_EXPORT=runs/demo/export_style \
+	  $(PY) -m pytest -q tests/web/test_web_browser.py -k onnxruntime_web_litert
+# --- end web ---------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from pix2mobile import __version__
-from pix2mobile.commands import apply, bench, bundle, demo, export, info, morph, nst, quantize, train
+from pix2mobile.commands import apply, bench, bundle, demo, export, info, morph, nst, quantize, serve, train
 from pix2mobile.errors import Pix2MobileError
 
 log = logging.getLogger("pix2mobile.cli")
@@ -45,6 +45,7 @@ COMMANDS: dict[str, Command] = {
     "quantize": Command(quantize.HELP, quantize.__doc__ or "", quantize.add_arguments, quantize.run),
     "bench": Command(bench.HELP, bench.__doc__ or "", bench.add_arguments, bench.run),
     "demo": Command(demo.HELP, demo.__doc__ or "", demo.add_arguments, demo.run),
+    "serve": Command(serve.HELP, serve.__doc__ or "", serve.add_arguments, serve.run),
 }
 
 

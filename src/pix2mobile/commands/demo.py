@@ -134,4 +134,5 @@ def run(args: argparse.Namespace) -> int:
     files.write_json(out / "demo.json", summary)
     failed = [n for n, m in manifests.items() if not m.ok]
     log.info("demo finished: outputs in %s%s", out, f" ({', '.join(failed)} had failed artifacts)" if failed else "")
+    print(f"see the models in a browser: pix2mobile serve {out / 'export_style'} {out / 'export_morph'}")
     return 1 if failed else 0
