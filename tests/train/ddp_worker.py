@@ -88,15 +88,15 @@ def inject(kind: str, at: int) -> None:
                 return losses
             cls.optimize = optimize  # type: ignore[method-assign]
     elif kind == "badbatch":
-        for cls in (data.SeededBatches, data.Repeat):
-            original_next = cls.__next__
+        for source in (data.SeededBatches, data.Repeat):
+            original_next = source.__next__
 
             def next_batch(self: Any, _original: Any = original_next) -> Any:
                 calls["next"] += 1
                 if calls["next"] == at:
                     raise DataError("cannot read images/07.png: truncated file (injected on this rank)")
                 return _original(self)
-            cls.__next__ = next_batch  # type: ignore[method-assign]
+            source.__next__ = next_batch  # type: ignore[method-assign]
     else:
         raise SystemExit(f"unknown fault {kind}")
 

@@ -7,7 +7,8 @@
 - a run stopped mid-way with 2 processes resumes in 1 (and one stopped in 1 resumes in 2) and
   ends where the uninterrupted run ends, within the same tolerance;
 - a NaN, a bad batch or SIGINT on rank 1 alone stops both ranks at the same step with one
-  message, keeping the last good checkpoint.
+  message, keeping the last good checkpoint;
+- (in this process) the data sharding layout and the resumed per-process batch.
 
 The 2-process runs go through `torch.distributed.run` (torchrun) as users start them, one
 thread per process; the 1-process runs are in this process.
@@ -20,15 +21,18 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import AbstractSet, Any, Callable
 
 import pytest
 import torch
 
 import pix2mobile
 from pix2mobile.checkpoint import load_run
+from pix2mobile.errors import ConfigError
 from pix2mobile.train import bicyclegan, cyclegan, fast_style, morph
-from pix2mobile.train.loop import TrainingInterrupted
+from pix2mobile.train.config import TrainConfig
+from pix2mobile.train.data import shard_keys
+from pix2mobile.train.loop import TrainingInterrupted, rebatch
 
 import ddp_worker
 from train_helpers import interrupt_at, rebuild_generator
@@ -43,7 +47,7 @@ see `gradient_free`), in float64; what was measured is printed by the test and i
 @dataclasses.dataclass(frozen=True)
 class Case:
     train: Callable[..., Path]
-    config: type
+    config: type[TrainConfig]
     values: dict[str, Any]            # per-process values (batch_size: each of the 2 processes')
     loss: tuple[str, ...]             # the losses.csv columns whose sum must fall
     data: Callable[[Any], dict[str, Any]]
@@ -153,7 +157,7 @@ def gradient_free(run: Path) -> set[str]:
     return {n for n, g in grads.items() if g < 1e-9 * top}
 
 
-def max_rel_diff(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], skip: set[str] = frozenset()) -> float:
+def max_rel_diff(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], skip: AbstractSet[str] = frozenset()) -> float:
     """max over tensors of max |a - b| / max |a| (tensors named in `skip`, by their key's last
     part after the file stem, left out)."""
     assert a.keys() == b.keys()
@@ -283,3 +287,26 @@ def test_a_fault_on_one_rank_stops_all_with_one_message(fault, message, tmp_path
     assert len(errors) == 1 and errors[0].startswith(message) and "Traceback" not in rank0, rank0
     assert rank1.strip() == "", rank1                # rank 1 (where it happened) leaves the telling to rank 0
     assert steps_done(run) == 2 and all(torch.isfinite(w).all() for w in load_run(run)[1].values())
+
+
+def test_shard_keys_give_each_rank_its_slice_of_the_global_batch():
+    keys = list(range(8))
+    assert [shard_keys(keys, r, 2) for r in range(2)] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    # BicycleGAN: each half of the batch is split, so every rank keeps the encoded | random layout
+    assert [shard_keys(keys, r, 2, groups=2) for r in range(2)] == [[0, 1, 4, 5], [2, 3, 6, 7]]
+    assert shard_keys(keys, 0, 1, groups=2) == keys
+
+
+def test_rebatch_keeps_the_global_batch_or_refuses():
+    saved = {"config": {"batch_size": 2}, "world_size": 2}                 # global batch 4
+    cfg = fast_style.FastStyleConfig(resume="r")
+    assert rebatch(cfg, dict(saved), 1).batch_size == 4
+    assert rebatch(cfg, dict(saved), 4).batch_size == 1
+    assert rebatch(dataclasses.replace(cfg, batch_size=4), dict(saved), 1).batch_size == 4
+    with pytest.raises(ConfigError, match="3 processes cannot share evenly"):
+        rebatch(cfg, dict(saved), 3)
+    with pytest.raises(ConfigError, match="--batch-size 8 would change the resumed run's global batch of 4"):
+        rebatch(dataclasses.replace(cfg, batch_size=8), dict(saved), 1)
+    with pytest.raises(ConfigError, match="refuses"):                       # BicycleGAN needs an even share
+        rebatch(bicyclegan.BicycleGANConfig(resume="r"), dict(saved), 4)
+    assert rebatch(morph.MorphConfig(resume="r"), dict(saved), 1).batch_size == 1   # pixels, not a batch

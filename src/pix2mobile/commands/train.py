@@ -125,8 +125,8 @@ def launch(nproc: int, argv: list[str]) -> int:
     from torch.distributed.run import run as torchrun
 
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
-    log.info("launching %d processes: torchrun --standalone --nproc_per_node %d -m pix2mobile %s",
-             nproc, nproc, " ".join(argv))
+    log.info("training with %d processes on this machine (torchrun --standalone --nproc_per_node %d)", nproc, nproc)
+    log.debug("each runs: pix2mobile %s", " ".join(argv))
     # torchrun's own loggers report each failed worker at length; the workers have said why
     elastic = logging.getLogger("torch.distributed.elastic")
     level = elastic.level
