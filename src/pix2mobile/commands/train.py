@@ -8,8 +8,8 @@ Examples:
   pix2mobile train morph --out runs/morph --images a.png b.png c.png
   pix2mobile train cyclegan --resume runs/h2z          (after Ctrl-C, or with a larger --steps)
   pix2mobile train --nproc 4 cyclegan --out runs/h2z ...   (4 processes on this machine, via torchrun)
-  torchrun --nnodes 2 --nproc_per_node 8 --rdzv-backend c10d --rdzv-endpoint HOST:29400 \
-      -m pix2mobile train cyclegan --out runs/h2z ...       (on each of 2 machines)
+  torchrun --nnodes 2 --nproc_per_node 8 --rdzv-backend c10d --rdzv-endpoint HOST:29400 -m pix2mobile train
+      cyclegan --out /shared/runs/h2z ...                  (the same on each of 2 machines)
 
 Every data option accepts `builtin`, which works offline. A run directory holds model.safetensors
 + model.json (what export reads), train_state.pt (what --resume reads), losses.csv, samples/ and
