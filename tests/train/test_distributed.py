@@ -3,7 +3,9 @@
 - each recipe trains a few steps with 2 processes: the loss falls, rank 0 alone writes exactly
   one run folder, and the checkpoint loads and exports (ONNX);
 - 2 processes x batch b and 1 process x batch 2b, same seed and data, end with the same
-  weights to float tolerance (MAX_REL_DIFF: max |a - b| / max |a| over every tensor);
+  weights to float tolerance (MAX_REL_DIFF: max |a - b| / max |a| over the generators' tensors,
+  in float64 and without the gradient-free ones: see `gradient_free` and `ddp_worker.use_float64`
+  for why);
 - a run stopped mid-way with 2 processes resumes in 1 (and one stopped in 1 resumes in 2) and
   ends where the uninterrupted run ends, within the same tolerance;
 - a NaN, a bad batch or SIGINT on rank 1 alone stops both ranks at the same step with one
@@ -51,7 +53,7 @@ class Case:
     values: dict[str, Any]            # per-process values (batch_size: each of the 2 processes')
     loss: tuple[str, ...]             # the losses.csv columns whose sum must fall
     data: Callable[[Any], dict[str, Any]]
-    short: dict[str, Any]             # the equivalence and resume runs: 4 steps
+    short: dict[str, Any]             # the equivalence and resume runs: 4 steps (morph: 2 per image)
 
     def one(self, out: Path, data: dict[str, Any]) -> Any:
         """The config one process trains with to match 2 processes: batch 2b, 4 steps."""
