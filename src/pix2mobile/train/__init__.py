@@ -5,6 +5,9 @@
 - `bicyclegan`: multimodal paired translation (junyanz BicycleGAN).
 - `morph`: coordinate MLPs of an image sequence, and `render_transition` between two of them.
 
+Under torchrun (`pix2mobile train --nproc N`, or torchrun itself) `dist.Dist` joins the process
+group and the same loop and recipes train with DDP; see docs/scale-out.md.
+
 Each recipe module has a frozen config dataclass (a `TrainConfig` subclass whose fields are
 the CLI flags), a model object following `loop.GANModel` (declares `loss_names` and
 `visual_names`; `set_input`, `optimize() -> dict[str, float]`, `visuals()`), and

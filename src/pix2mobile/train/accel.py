@@ -3,15 +3,16 @@
 Recipes never test the device themselves: they build networks through `Accel.module`, run
 forward passes inside `Accel.autocast()`, and call `Accel.backward`/`Accel.step`, which route
 through a GradScaler only when fp16 needs one. On CPU the defaults make all of these plain
-fp32, NCHW, eager calls: exactly the straightforward training step.
+fp32, NCHW, eager calls: exactly the straightforward training step. Under torchrun, `dist`
+(see `dist.py`) knows the ranks and `trained` wraps each trained network in DDP.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass
-from typing import Any, ContextManager, Iterable, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Callable, ContextManager, Iterable, TypeVar
 
 import torch
 from torch import nn
@@ -19,6 +20,7 @@ from torch import nn
 from pix2mobile.devices import resolve_device
 from pix2mobile.errors import ConfigError
 from pix2mobile.train.config import TrainConfig
+from pix2mobile.train.dist import Dist
 
 M = TypeVar("M", bound=nn.Module)
 
@@ -32,10 +34,13 @@ class Accel:
     channels_last: bool = False
     compile: bool = False
     scaler: Any = None            # torch.amp.GradScaler, for fp16 only
+    dist: Dist = field(default_factory=Dist)
 
     @classmethod
-    def from_config(cls, cfg: TrainConfig) -> Accel:
-        device = resolve_device(cfg.device)
+    def from_config(cls, cfg: TrainConfig, dist: Dist | None = None) -> Accel:
+        """The settings `cfg` asks for on `dist`'s device (its rank's GPU under torchrun), or on
+        --device when no `dist` is given (one process)."""
+        device = dist.device if dist is not None else resolve_device(cfg.device)
         cuda = device.type == "cuda"
         dtype: torch.dtype | None
         if cfg.amp == "off" or (cfg.amp == "auto" and not cuda):
@@ -58,7 +63,7 @@ class Accel:
             else:
                 torch.backends.cuda.matmul.allow_tf32 = True
                 torch.backends.cudnn.allow_tf32 = True
-        return cls(device, dtype, channels_last, cfg.compile, scaler)
+        return cls(device, dtype, channels_last, cfg.compile, scaler, dist if dist is not None else Dist(device=device))
 
     def describe(self) -> str:
         amp = {None: "fp32", torch.bfloat16: "bf16 autocast", torch.float16: "fp16 autocast + GradScaler"}
@@ -81,6 +86,20 @@ class Accel:
         Keep the returned object for calling and `net` for state dicts and checkpoints.
         """
         return torch.compile(net) if self.compile else net  # type: ignore[return-value]
+
+    def trained(self, net: nn.Module) -> tuple[Callable[..., Any], Callable[..., Any]]:
+        """(update, frozen): what forwards call for a network that is trained.
+
+        `update` is for passes whose backward updates `net`: under torchrun DDP around it (so
+        backward averages its gradients over the ranks), then compiled with --compile. `frozen`
+        is for passes that do not update it (a discriminator judging the generator, a network
+        held fixed, sample grids): `net` itself, compiled with --compile. In one process both
+        are the same object, `compiled(net)`.
+        """
+        plain = self.compiled(net)
+        if not self.dist.enabled:
+            return plain, plain
+        return self.compiled(self.dist.wrap(net)), plain
 
     def adam(self, params: Iterable[nn.Parameter], lr: float,
              betas: tuple[float, float] = (0.9, 0.999)) -> torch.optim.Adam:

@@ -7,6 +7,14 @@ must recover that z (L1 on the mean, lambda 0.5, updating G only) (cLR-GAN). Two
 LSGAN discriminators judge the encoded and the random fakes (real images: first and second
 half). Adam 2e-4, beta1 0.5, Xavier init with gain 0.02; G, E, D, D2 sized for 128 or 256 px,
 since E_ResNet ends in AvgPool2d(8). The sample grid shows several random z per input.
+
+G and E take one backward for loss_G + z_L1 (junyanz runs two, retaining the graph; the sum of
+the gradients is the same, and DDP can average each parameter's gradient only once per
+backward). Under torchrun G, E, D and D2 are DDP-wrapped; the frozen passes (D judging G, E
+reading back z) use the unwrapped networks. Each rank's batch holds its slice of the global
+encoded half, then its slice of the global random half (`seeded_batches(..., groups=2)`), z is
+drawn for the global batch on every rank and sliced, and the KL term, a sum over the batch, is
+multiplied by the world size, so N ranks make one process's update with the global batch.
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ class BicycleGANConfig(TrainConfig):
     DECAY: ClassVar[float] = 0.5
     steps: int = field(default=20000, metadata={"help": "optimisation steps in total"})
     batch_size: int = field(default=2, metadata={
-        "help": "pairs per step, even: half train the cVAE-GAN path, half the cLR-GAN path"})
+        "help": "pairs per step and process, even: half train the cVAE-GAN path, half the cLR-GAN path"})
     data: str = field(default="builtin", metadata={
         "help": "folder of aligned A|B pairs side by side (sketch | photo), or builtin (edges | photo)"})
     ngf: int = field(default=64, metadata={"help": "generator width"})
@@ -104,7 +112,11 @@ class BicycleGANModel:
         self.D = net(build_discriminator(3, cfg.ndf, n_layers, cfg.num_d))
         self.D2 = net(build_discriminator(3, cfg.ndf, n_layers, cfg.num_d))
         self.generator = self.G
-        self.g, self.e, self.d, self.d2 = (accel.compiled(n) for n in (self.G, self.E, self.D, self.D2))
+        # the wrappers whose backward updates the net (DDP under torchrun), and the frozen calls
+        self.g, self.g_fixed = accel.trained(self.G)
+        self.e, self.e_fixed = accel.trained(self.E)
+        self.d, self.d_fixed = accel.trained(self.D)
+        self.d2, self.d2_fixed = accel.trained(self.D2)
         betas = (cfg.beta1, 0.999)
         self.opt_G, self.opt_E, self.opt_D, self.opt_D2 = (
             accel.adam(n.parameters(), cfg.lr, betas) for n in (self.G, self.E, self.D, self.D2))
@@ -119,7 +131,7 @@ class BicycleGANModel:
         self.real_B = self.io_in.from_unit(batch["B"])
 
     def optimize(self) -> dict[str, float]:
-        cfg, amp = self.cfg, self.accel
+        cfg, amp, dist = self.cfg, self.accel, self.accel.dist
         half = self.real_A.shape[0] // 2
         A_enc, B_enc, B_rand = self.real_A[:half], self.real_B[:half], self.real_B[half:]
         # update G and E; the Ds only judge (junyanz update_G_and_E)
@@ -128,24 +140,25 @@ class BicycleGANModel:
         self.opt_G.zero_grad(set_to_none=True)
         with amp.autocast():
             mu, logvar = (t.float() for t in self.e(B_enc))
-            z_enc = torch.randn(mu.shape, device=mu.device) * torch.exp(0.5 * logvar) + mu
-            z_rand = torch.randn(half, NZ, device=mu.device)
+            # drawn for the global batch on every rank (the same stream everywhere), then sliced
+            z_enc = dist.local(torch.randn((half * dist.world, NZ), device=mu.device)) * torch.exp(0.5 * logvar) + mu
+            z_rand = dist.local(torch.randn(half * dist.world, NZ, device=mu.device))
             fake_enc = self.g(A_enc, z_enc)
             fake_rand = self.g(A_enc, z_rand)
-            g_gan = lsgan(self.d(fake_enc), True) * cfg.lambda_gan
-            g_gan2 = lsgan(self.d2(fake_rand), True) * cfg.lambda_gan2
+            g_gan = lsgan(self.d_fixed(fake_enc), True) * cfg.lambda_gan
+            g_gan2 = lsgan(self.d2_fixed(fake_rand), True) * cfg.lambda_gan2
             kl = torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) * (-0.5 * cfg.lambda_kl)
+            if dist.enabled:
+                kl = kl * dist.world                         # a sum: the mean over ranks must be the global sum
             g_l1 = F.l1_loss(fake_enc, B_enc) * cfg.lambda_l1
             loss_G = g_gan + g_gan2 + kl + g_l1
-        amp.backward(loss_G, retain_graph=cfg.lambda_z > 0)
-        z_l1 = torch.zeros((), device=mu.device)
-        if cfg.lambda_z > 0:                                 # |E(G(A, z)) - z| trains G alone
-            set_requires_grad([self.E], False)
-            with amp.autocast():
-                mu2, _ = self.e(fake_rand)
+            z_l1 = torch.zeros((), device=mu.device)
+            if cfg.lambda_z > 0:                             # |E(G(A, z)) - z| trains G alone
+                set_requires_grad([self.E], False)
+                mu2, _ = self.e_fixed(fake_rand)
                 z_l1 = F.l1_loss(mu2.float(), z_rand) * cfg.lambda_z
-            amp.backward(z_l1)
-            set_requires_grad([self.E], True)
+                set_requires_grad([self.E], True)
+        amp.backward(loss_G + z_l1)
         amp.step(self.opt_E)
         amp.step(self.opt_G)
         # update D on (real B, encoded fake) and D2 on (other real B, random fake)
@@ -165,12 +178,12 @@ class BicycleGANModel:
 
     def visuals(self) -> dict[str, torch.Tensor]:
         """Input, target, G(A, mean of E(B)), then G(A, z) for `num_z` draws of z ~ N(0, 1)."""
-        n = self.real_A.shape[0]
-        mu, _ = self.e(self.real_B)
-        images = {"input": self.real_A, "real": self.real_B, "encoded": self.g(self.real_A, mu)}
+        n, g = self.real_A.shape[0], self.g_fixed
+        mu, _ = self.e_fixed(self.real_B)
+        images = {"input": self.real_A, "real": self.real_B, "encoded": g(self.real_A, mu)}
         for i in range(self.cfg.num_z):
             z = torch.randn(n, NZ, device=self.real_A.device)
-            images[f"random_{i + 1}"] = self.g(self.real_A, z)
+            images[f"random_{i + 1}"] = g(self.real_A, z)
         return {k: self.io_out.to_unit(v.float()) for k, v in images.items()}
 
     def state_dict(self) -> dict[str, Any]:
@@ -199,7 +212,8 @@ def train(cfg: BicycleGANConfig, *, on_step: StepHook | None = None) -> Path:
     enc_arch = NETS[cfg.size][1]
     meta = export_meta(get_variant("bicyclegan", cfg.arch), cfg.options, cfg.size, direction="a2b",
                        data=cfg.data, nz=NZ, encoder=enc_arch)
-    recipe = Recipe(model=model, batches=seeded_batches(session, dataset, cfg.batch_size),
+    recipe = Recipe(model=model, batches=seeded_batches(session, dataset, cfg.batch_size, groups=2),
                     samples=fixed_batch(dataset, cfg.num_samples, cfg.seed), meta=meta, total_steps=cfg.steps,
-                    images_per_step=cfg.batch_size, lr_factor=LinearDecay(cfg.steps, cfg.decay_steps))
+                    images_per_step=cfg.batch_size * session.dist.world,
+                    lr_factor=LinearDecay(cfg.steps, cfg.decay_steps))
     return run_loop(session, recipe, on_step)

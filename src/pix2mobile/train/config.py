@@ -32,7 +32,8 @@ class TrainConfig:
         "help": "train into an existing non-empty --out (its files are replaced as new ones are written)"})
     steps: int = field(default=1000, metadata={"help": "optimisation steps in total"})
     size: int = field(default=256, metadata={"help": "training images are size x size pixels"})
-    batch_size: int = field(default=1, metadata={"help": "images per step"})
+    batch_size: int = field(default=1, metadata={
+        "help": "images per step and process (under torchrun the global batch is this x the world size)"})
     lr: float = field(default=2e-4, metadata={"help": "Adam learning rate"})
     steps_decay: int | None = field(default=None, metadata={
         "help": "final steps over which the learning rate decays linearly to 0; "
@@ -58,6 +59,9 @@ class TrainConfig:
 
     DECAY: ClassVar[float] = 0.0
     """Fraction of `steps` that decays when --steps-decay is not given (junyanz's GANs: half)."""
+    BATCH_SHARDED: ClassVar[bool] = True
+    """--batch-size is per process and the ranks split the global batch (the morph, which fits
+    whole images, splits pixels instead and has no batch)."""
     RESUME_MAY_CHANGE: ClassVar[frozenset[str]] = frozenset({
         "steps", "device", "amp", "channels_last", "compile", "deterministic", "workers",
         "save_every", "sample_every", "log_every", "num_samples"})

@@ -5,6 +5,12 @@ lambda 10 both ways, identity loss 0.5 (times lambda), a pool of 50 past fakes f
 Adam 2e-4 with beta1 0.5, constant then linear decay to 0 (--steps-decay, by default the second
 half), N(0, 0.02) init. Both generators are saved: G_A (A -> B, "a2b") as the run's main
 generator and G_B (B -> A, "b2a") beside it; `pix2mobile export` exports both. Images in [-1, 1].
+
+Under torchrun all four networks are DDP-wrapped; each D judges the generators through the
+unwrapped network (it is not updated by that backward). The pools are global: every rank
+gathers all ranks' fakes and queries its pool with the whole global batch, with the same
+seeded draws on every rank, then keeps its own slice. So the pools (and the checkpointed pool
+state) are identical on all ranks and equal to one process's with the global batch.
 """
 
 from __future__ import annotations
@@ -109,7 +115,11 @@ class CycleGANModel:
         self.D_B = net(build_discriminator(3, cfg.ndf, cfg.n_layers_d))
         self.generator = self.G_A
         self.extra_generators = {"b2a": self.G_B}
-        self.g_a, self.g_b, self.d_a, self.d_b = (accel.compiled(n) for n in (self.G_A, self.G_B, self.D_A, self.D_B))
+        # the wrappers whose backward updates the net (DDP under torchrun), and the frozen calls
+        self.g_a, self.g_a_fixed = accel.trained(self.G_A)
+        self.g_b, self.g_b_fixed = accel.trained(self.G_B)
+        self.d_a, self.d_a_fixed = accel.trained(self.D_A)
+        self.d_b, self.d_b_fixed = accel.trained(self.D_B)
         betas = (cfg.beta1, 0.999)
         self.opt_G = accel.adam(itertools.chain(trainable(self.G_A), trainable(self.G_B)), cfg.lr, betas)
         self.opt_D = accel.adam(itertools.chain(self.D_A.parameters(), self.D_B.parameters()), cfg.lr, betas)
@@ -136,8 +146,8 @@ class CycleGANModel:
             zero = torch.zeros((), device=self.real_A.device)
             idt_A = F.l1_loss(self.g_a(self.real_B), self.real_B) * cfg.lambda_b * lam_idt if lam_idt else zero
             idt_B = F.l1_loss(self.g_b(self.real_A), self.real_A) * cfg.lambda_a * lam_idt if lam_idt else zero
-            g_A = lsgan(self.d_a(fake_B), True)
-            g_B = lsgan(self.d_b(fake_A), True)
+            g_A = lsgan(self.d_a_fixed(fake_B), True)
+            g_B = lsgan(self.d_b_fixed(fake_A), True)
             cycle_A = F.l1_loss(rec_A, self.real_A) * cfg.lambda_a
             cycle_B = F.l1_loss(rec_B, self.real_B) * cfg.lambda_b
             loss_G = g_A + g_B + cycle_A + cycle_B + idt_A + idt_B
@@ -147,11 +157,11 @@ class CycleGANModel:
         set_requires_grad([self.D_A, self.D_B], True)
         self.opt_D.zero_grad(set_to_none=True)
         with amp.autocast():
-            pooled_B = self.pool_B.query(fake_B)
+            pooled_B = self._query(self.pool_B, fake_B)
             d_A = 0.5 * (lsgan(self.d_a(self.real_B), True) + lsgan(self.d_a(pooled_B), False))
         amp.backward(d_A)
         with amp.autocast():
-            pooled_A = self.pool_A.query(fake_A)
+            pooled_A = self._query(self.pool_A, fake_A)
             d_B = 0.5 * (lsgan(self.d_b(self.real_A), True) + lsgan(self.d_b(pooled_A), False))
         amp.backward(d_B)
         amp.step(self.opt_D)
@@ -159,10 +169,19 @@ class CycleGANModel:
                   "D_B": d_B, "G_B": g_B, "cycle_B": cycle_B, "idt_B": idt_B}
         return {k: float(v.detach()) for k, v in values.items()}
 
+    def _query(self, pool: ImagePool, fakes: torch.Tensor) -> torch.Tensor:
+        """The pool's answer for this rank's fakes: the global batch goes through the pool on
+        every rank (the same draws everywhere), and each rank keeps its own slice."""
+        dist = self.accel.dist
+        if pool.size == 0 or not dist.enabled:
+            return pool.query(fakes)
+        return dist.local(pool.query(dist.gather(fakes.detach())))
+
     def visuals(self) -> dict[str, torch.Tensor]:
-        fake_B, fake_A = self.g_a(self.real_A), self.g_b(self.real_B)
-        images = {"real_A": self.real_A, "fake_B": fake_B, "rec_A": self.g_b(fake_B),
-                  "real_B": self.real_B, "fake_A": fake_A, "rec_B": self.g_a(fake_A)}
+        g_a, g_b = self.g_a_fixed, self.g_b_fixed
+        fake_B, fake_A = g_a(self.real_A), g_b(self.real_B)
+        images = {"real_A": self.real_A, "fake_B": fake_B, "rec_A": g_b(fake_B),
+                  "real_B": self.real_B, "fake_A": fake_A, "rec_B": g_a(fake_A)}
         return {k: self.io_out.to_unit(v.float()) for k, v in images.items()}
 
     def state_dict(self) -> dict[str, Any]:
@@ -196,5 +215,6 @@ def train(cfg: CycleGANConfig, *, on_step: StepHook | None = None) -> Path:
                        direction="a2b", data={"A": cfg.data_a, "B": cfg.data_b})
     recipe = Recipe(model=model, batches=seeded_batches(session, dataset, cfg.batch_size),
                     samples=fixed_batch(dataset, cfg.num_samples, cfg.seed), meta=meta, total_steps=cfg.steps,
-                    images_per_step=cfg.batch_size, lr_factor=LinearDecay(cfg.steps, cfg.decay_steps))
+                    images_per_step=cfg.batch_size * session.dist.world,
+                    lr_factor=LinearDecay(cfg.steps, cfg.decay_steps))
     return run_loop(session, recipe, on_step)

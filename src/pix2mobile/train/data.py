@@ -5,6 +5,11 @@ e = k div n, where perm_e is a permutation seeded by (seed, e). Each item is loa
 own seed (its crops, flips and B-pairings draw from torch's RNG inside `torch.random.fork_rng`),
 so the global RNG is untouched, worker processes change nothing, and a resumed run that
 restores `position` sees exactly the batches an uninterrupted one would.
+
+Under torchrun the stream is cut into global batches of `batch_size x world` keys and each
+rank loads its own share (`shard_keys`): rank r of 2 with batch b loads exactly the items that
+one process with batch 2b would put at the same places of its batch. `position` counts global
+items, so the saved data state means the same thing at any world size.
 """
 
 from __future__ import annotations
@@ -52,11 +57,28 @@ class SeededItems(Dataset):
             return self.dataset[index]
 
 
-class _KeyBatches:
-    """Endless lists of (index, seed) keys from stream position `start` (an item count)."""
+def shard_keys(keys: Sequence[Any], rank: int, world: int, groups: int = 1) -> list[Any]:
+    """Rank `rank`'s share of one global batch: split into `groups` equal consecutive parts (a
+    recipe that treats the halves of its batch differently, BicycleGAN, has 2), each part cut
+    into `world` contiguous slices; the rank takes slice `rank` of every part, in order.
 
-    def __init__(self, n: int, batch_size: int, seed: int, start: int, shuffle: bool):
+    So a rank's batch has the layout a single process's batch has, and concatenating the
+    ranks' slices part by part gives back the global batch.
+    """
+    if world == 1:
+        return list(keys)
+    part = len(keys) // groups
+    per = part // world
+    return [k for g in range(groups) for k in keys[g * part + rank * per:g * part + (rank + 1) * per]]
+
+
+class _KeyBatches:
+    """Endless lists of (index, seed) keys from stream position `start` (a global item count)."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, start: int, shuffle: bool,
+                 rank: int = 0, world: int = 1, groups: int = 1):
         self.n, self.batch_size, self.seed, self.start, self.shuffle = n, batch_size, seed, start, shuffle
+        self.rank, self.world, self.groups = rank, world, groups
         self._perm: tuple[int, torch.Tensor | None] = (-1, None)
 
     def key(self, k: int) -> tuple[int, int]:
@@ -69,10 +91,10 @@ class _KeyBatches:
         return int(self._perm[1][i]), _mix(self.seed, k)  # type: ignore[index]
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
-        k = self.start
+        k, step = self.start, self.batch_size * self.world
         while True:
-            yield [self.key(j) for j in range(k, k + self.batch_size)]
-            k += self.batch_size
+            yield [self.key(j) for j in shard_keys(range(k, k + step), self.rank, self.world, self.groups)]
+            k += step
 
 
 def _ignore_sigint(_: int) -> None:
@@ -81,18 +103,26 @@ def _ignore_sigint(_: int) -> None:
 
 
 class SeededBatches:
-    """Endless, resumable batches of a map-style dataset (wrapping around epochs as needed)."""
+    """Endless, resumable batches of a map-style dataset (wrapping around epochs as needed).
+
+    `batch_size` is this process's; with `world` > 1 it loads rank `rank`'s share of each global
+    batch of batch_size x world items (see `shard_keys` for `groups`).
+    """
 
     def __init__(self, dataset: Dataset, batch_size: int, seed: int, *, shuffle: bool = True,
-                 workers: int = 0, pin_memory: bool = False):
+                 workers: int = 0, pin_memory: bool = False, rank: int = 0, world: int = 1, groups: int = 1):
+        if batch_size % groups:
+            raise ValueError(f"batch size {batch_size} does not split into {groups} groups")
         self.items = SeededItems(dataset)
         self.batch_size, self.seed, self.shuffle = batch_size, seed, shuffle
         self.workers, self.pin_memory = workers, pin_memory
+        self.rank, self.world, self.groups = rank, world, groups
         self.position = 0
         self._iter: Iterator[Any] | None = None
 
     def _start(self) -> Iterator[Any]:
-        keys = _KeyBatches(len(self.items), self.batch_size, self.seed, self.position, self.shuffle)
+        keys = _KeyBatches(len(self.items), self.batch_size, self.seed, self.position, self.shuffle,
+                           self.rank, self.world, self.groups)
         # Its own generator: creating an iterator draws a base seed, which must not come from
         # (and shift) the global RNG that the checkpoint restores.
         loader = DataLoader(self.items, batch_sampler=keys, num_workers=self.workers,
@@ -105,11 +135,12 @@ class SeededBatches:
         if self._iter is None:
             self._iter = self._start()
         batch = next(self._iter)
-        self.position += self.batch_size
+        self.position += self.batch_size * self.world
         return batch
 
     def state_dict(self) -> dict[str, Any]:
-        return {"position": self.position, "seed": self.seed, "batch_size": self.batch_size}
+        """`position` counts global items: the same state resumes at any world size."""
+        return {"position": self.position, "seed": self.seed, "batch_size": self.batch_size * self.world}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.close()

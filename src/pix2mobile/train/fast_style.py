@@ -6,6 +6,11 @@ vgg16 .pth, as pytorch/examples), or by default at relu1_2/2_2/3_4/4_4 of the of
 Adam 1e-3, batch 4, 256 px. The generator works in 0-255 (its IOSpec): it is fed 255 * x and its
 output, divided by 255 and not clamped (as pytorch/examples), goes to VGG, which normalises.
 The losses are perceptual.py's relative ones (scale-free), hence weights near 1 and 10-100.
+
+Under torchrun only the generator is DDP-wrapped (the VGG is frozen and never updated). The
+style term divides by the style Gram's power, the same for any batch; the content term
+divides by the mean square of the content targets, a statistic of the batch, so each rank
+rescales its content term to the global batch's statistic (one all-reduce of a scalar).
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ LAYERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 @dataclass(frozen=True)
 class FastStyleConfig(TrainConfig):
     steps: int = field(default=2000, metadata={"help": "optimisation steps in total"})
-    batch_size: int = field(default=4, metadata={"help": "content images per step"})
+    batch_size: int = field(default=4, metadata={"help": "content images per step and process"})
     lr: float = field(default=1e-3, metadata={"help": "Adam learning rate"})
     data: str = field(default="builtin", metadata={
         "help": "folder of content images (searched recursively), or builtin (photos bundled with "
@@ -87,7 +92,7 @@ class FastStyleModel:
     def __init__(self, cfg: FastStyleConfig, accel: Accel, vgg: VGG, style: torch.Tensor):
         self.cfg, self.accel = cfg, accel
         self.generator = accel.module(get_variant("fast_style", cfg.arch).create(**cfg.options))
-        self._g = accel.compiled(self.generator)
+        self._g, self._g_fixed = accel.trained(self.generator)
         content_layers, style_layers = LAYERS[vgg.arch]
         vgg = accel.module(vgg)
         self.loss = PerceptualLoss(vgg, accel.batch(style), content_layers, style_layers)
@@ -108,14 +113,26 @@ class FastStyleModel:
             targets = self.loss.content_targets(self.x)
             y = self._g(self.x * 255.0) / 255.0              # 0-255 in and out, VGG takes [0, 1]
             terms = self.loss(y, targets)
-            total = self.cfg.content_weight * terms.content + self.cfg.style_weight * terms.style
+            content = self._global_content(terms.content, targets)
+            total = self.cfg.content_weight * content + self.cfg.style_weight * terms.style
         self.accel.backward(total)
         self.accel.step(self.opt)
-        return {"content": float(terms.content.detach()), "style": float(terms.style.detach()),
+        return {"content": float(content.detach()), "style": float(terms.style.detach()),
                 "total": float(total.detach())}
 
+    def _global_content(self, content: torch.Tensor, targets: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The content term as the global batch defines it: perceptual.py divides by this rank's
+        mean square of the targets; rescale to the mean over all ranks (one process: unchanged)."""
+        dist = self.accel.dist
+        if not dist.enabled:
+            return content
+        (layer,) = self.loss.content_layers                  # LAYERS has one content layer per VGG
+        with torch.autocast(device_type=content.device.type, enabled=False):   # as perceptual.py computes it
+            power = (targets[layer].detach() ** 2).mean()
+            return content * (power.clamp_min(1e-12) / dist.mean_tensor(power).clamp_min(1e-12))
+
     def visuals(self) -> dict[str, torch.Tensor]:
-        return {"content": self.x, "stylized": (self._g(self.x * 255.0) / 255.0).clamp(0, 1)}
+        return {"content": self.x, "stylized": (self._g_fixed(self.x * 255.0) / 255.0).clamp(0, 1)}
 
     def state_dict(self) -> dict[str, Any]:
         return {"generator": self.generator.state_dict(), "opt": self.opt.state_dict()}
@@ -169,6 +186,6 @@ def train(cfg: FastStyleConfig, *, on_step: StepHook | None = None) -> Path:
                              "content_layers": list(content_layers), "style_layers": list(style_layers)})
     recipe = Recipe(model=model, batches=seeded_batches(session, dataset, cfg.batch_size),
                     samples=fixed_batch(dataset, cfg.num_samples, cfg.seed), meta=meta, total_steps=cfg.steps,
-                    images_per_step=cfg.batch_size,
+                    images_per_step=cfg.batch_size * session.dist.world,
                     lr_factor=LinearDecay(cfg.steps, cfg.decay_steps))
     return run_loop(session, recipe, on_step)

@@ -19,7 +19,7 @@ class ImagePool:
 
     def query(self, images: torch.Tensor) -> torch.Tensor:
         if self.size == 0:
-            return images
+            return images.detach()      # as the pooled ones are: D's backward must not reach G
         out = []
         for image in images.detach().float():
             image = image.unsqueeze(0)

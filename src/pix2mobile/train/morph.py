@@ -6,6 +6,10 @@ them morphs shapes instead of dissolving into noise. With --independent every im
 from the same random initialisation instead. Each image gets --steps full-image steps (so a
 run has steps x images steps in all), Adam, MSE on every pixel. The run saves a `MorphStack`;
 `render_transition` writes the frames and a GIF between any two of its images.
+
+Under torchrun the pixels are the batch: each rank fits its contiguous share of the image's
+coordinates (its MSE weighted by its share, so the DDP average is the MSE over all pixels),
+and the MLP being fit is DDP-wrapped when its image starts.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Callable, ClassVar, cast
 
 import torch
 import torch.nn.functional as F
@@ -41,6 +45,7 @@ MAX_FRAMES = 1000
 
 @dataclass(frozen=True)
 class MorphConfig(TrainConfig):
+    BATCH_SHARDED: ClassVar[bool] = False            # every step sees whole images; ranks split the pixels
     steps: int = field(default=1500, metadata={"help": "full-image optimisation steps per image"})
     size: int = field(default=128, metadata={"help": "images are fit at size x size (the MLPs render at any size)"})
     lr: float = field(default=1e-3, metadata={"help": "Adam learning rate"})
@@ -103,6 +108,13 @@ class MorphModel:
             for mlp in self.generator.mlps[1:]:
                 mlp.load_state_dict(self.generator.mlps[0].state_dict())
         self.grid = coordinate_grid((cfg.size, cfg.size), cfg.fourier).to(accel.device)
+        dist, pixels = accel.dist, cfg.size * cfg.size
+        if pixels < dist.world:
+            raise ConfigError(f"{dist.world} processes cannot share the {pixels} pixels of a {cfg.size} px morph")
+        share = torch.tensor_split(torch.arange(pixels), dist.world)[dist.rank]
+        self.pixels = slice(int(share[0]), int(share[-1]) + 1)    # this rank's rows of the grid (all, alone)
+        self.share = len(share) * dist.world / pixels             # 1.0 when the pixels split evenly
+        self._fit: tuple[int, Callable[..., Any] | None] = (-1, None)
         self.step = 0
         self.opt = self._adam(0)
 
@@ -127,14 +139,20 @@ class MorphModel:
             if self.cfg.chain:
                 self.generator.mlps[k].load_state_dict(self.generator.mlps[k - 1].state_dict())
             self.opt = self._adam(k)
-        target = self.targets[k].permute(1, 2, 0).reshape(-1, 3)      # row-major pixels, as the grid
+        if self._fit[0] != k:                                           # DDP around the MLP being fit
+            self._fit = (k, self.accel.dist.wrap(self.generator.mlps[k]))
+        mlp = self._fit[1]
+        assert mlp is not None
+        target = self.targets[k].permute(1, 2, 0).reshape(-1, 3)[self.pixels]   # row-major pixels, as the grid
         self.opt.zero_grad(set_to_none=True)
         with self.accel.autocast():
-            loss = F.mse_loss(self.generator.mlps[k](self.grid).float(), target)
+            loss = F.mse_loss(mlp(self.grid[self.pixels]).float(), target)
+            if self.share != 1.0:
+                loss = loss * self.share
         self.accel.backward(loss)
         self.accel.step(self.opt)
         self.step += 1
-        mse = float(loss.detach())
+        (mse,) = self.accel.dist.mean([float(loss.detach())])           # over all pixels
         return {"mse": mse, "psnr": -10.0 * torch.log10(torch.tensor(max(mse, 1e-12))).item()}
 
     def visuals(self) -> dict[str, torch.Tensor]:
