@@ -62,7 +62,7 @@ ios-core: $(STAMP)
 	fi
 # ---- end of the iOS core block -------------------------------------------------------------------
 
-demo: $(STAMP)
+demo: $(STAMP) web-deps
 	$(VENV)/bin/pix2mobile demo --out runs/demo
 
 clean:

@@ -11,7 +11,7 @@ PSNR of fit and tile against native on the 8-bit results, and seconds per megapi
 (one run each, in one process, `torch` threads as set; OMP_WAIT_POLICY=PASSIVE recommended).
 
 Without --run, it builds the registry generators at their default widths and lightly trains them
-towards photographs (`train.warmup.lightly_train`, 100 steps): the InstanceNorm statistics are a
+towards photographs (`train.warmup.lightly_train`, 40 steps): the InstanceNorm statistics are a
 real photo's, the pictures are not a trained model's; pass your own runs for figures about them.
 Default photos: scikit-learn's china.jpg (640 x 427) and flower.jpg (640 x 427); real camera
 photos are larger: pass them with --photo. Prints a Markdown table; `--json` writes the numbers.
@@ -54,7 +54,7 @@ def _models(args: argparse.Namespace, size: int) -> list[tuple[str, Any]]:
         spec = get_variant(family, arch)
         torch.manual_seed(0)
         gen = spec.create()
-        lightly_train(gen, spec.io, min(size, 128) if spec.size_multiple <= 128 else size, steps=100, seed=0)
+        lightly_train(gen, spec.io, min(size, 128) if spec.size_multiple <= 128 else size, steps=40, seed=0)
         run = save_run(tmp / arch, gen.state_dict(), export_meta(spec, dict(spec.defaults), size))
         out.append((f"{family}/{arch} (lightly trained)", open_model(run, size=(size, size))))
     return out
