@@ -32,6 +32,7 @@ def test_demo_runs_every_stage(tmp_path, capsys) -> None:
         assert report["rows"]
         assert (out / f"bench_{name}" / "report.md").read_text().count("| ok |") >= 2
     assert "fast_style/lite at 32x32" in printed and "morph/mlp at 16x16" in printed
+    assert f"pix2mobile serve {out / 'export_style'} {out / 'export_morph'}" in printed
 
 
 def test_demo_refuses_unknown_precision_before_any_work(tmp_path, capsys) -> None:
