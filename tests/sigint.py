@@ -13,8 +13,11 @@ from pathlib import Path
 def interrupt_when(argv: list[str], appears: Path, timeout: float = 240.0) -> tuple[int, str]:
     """Start `pix2mobile argv`; when `appears` exists, SIGINT it; (exit code, stderr)."""
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "1"}
+    # A shell starts background jobs with SIGINT ignored, and a child inherits that: Python then keeps
+    # ignoring it (no KeyboardInterrupt at all). Give the child the default, as a terminal would.
     proc = subprocess.Popen([sys.executable, "-m", "pix2mobile", "-q", *argv], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + timeout
         while not appears.exists():
