@@ -271,6 +271,7 @@ def export_model(module: nn.Module, spec: VariantSpec | ModelRef | tuple, size: 
                                         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                                         io=io.to_json(size_hw), parity_images=photo_names))
     stale = sorted(set(ours) | set(_listed_files(out))) if force else []
+    preload_converters(FORMATS[f] for f, _ in plan)
     folder.begin([pending_row(f, p, gate[p]) for f, p in plan], stale)
     row_opts = replace(base_opts, metadata=metadata, sizes=request if request.flexible else None)
     for fmt_name, precision in plan:
@@ -297,6 +298,29 @@ class SizeChecks:
             inputs = parity_set(self.io, size, n=self.samples, seed=self.seed)[0]
             self._known[size] = (inputs, eager_outputs(self._module_at(size), self.io, inputs))
         return self._known[size]
+
+
+def preload_converters(formats: Any) -> None:
+    """Import every planned format's converter and runtime packages before the first row.
+
+    Why: a Ctrl-C that lands while a C extension initialises its module can abort the process
+    instead of raising KeyboardInterrupt (onnx's nanobind init did: "terminate called after throwing
+    an instance of 'nanobind::python_error'", exit -6, no `finally` run, the staging file left).
+    Imported up front, the loop's imports are no-ops and an interrupt lands in Python code, where
+    the folder's invariant is kept. A package that is missing is left for its row to report."""
+    import importlib
+
+    names: list[str] = []
+    for fmt in formats:
+        for dist in (*fmt.converter, fmt.runtime):
+            name = dist.replace("-", "_")
+            if name not in names:
+                names.append(name)
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            log.debug("preload: %s is not importable; its row will say so", name)
 
 
 def rebuild_eager(model: ModelInfo) -> tuple[nn.Module | None, str]:
