@@ -25,7 +25,7 @@ $(STAMP):
 	@echo "environment ready: $(VENV) ($(PIN_HASH))"
 
 test: $(STAMP) lint android-core ios-core web
-	$(PY) -m pytest -q
+	PATH="$(SWIFT_PATH)" $(PY) -m pytest -q
 
 # Static checks over the library (config in pyproject.toml); part of `make test`, so of CI.
 # lint-imports holds the layer contract: a module imports only the layers below it.
@@ -50,8 +50,15 @@ android-core: $(STAMP)
 # tests/ios (pytest, above) then hold the built pix2mobile-core to Python and lint the app's sources
 # (tree-sitter-swift, in the venv from requirements.txt).
 IOS_CORE := ios_demo/Pix2MobileCore
+# The chroot's wrappers go on PATH for the Swift build and for pytest (tests/ios); as root without
+# swift, ios-core provisions the chroot itself (idempotent: ~3 minutes once, a second after).
+SWIFT_PATH := $(shell ios_demo/tools/swift-chroot.sh bin):$(PATH)
 
+ios-core: export PATH := $(SWIFT_PATH)
 ios-core: $(STAMP)
+	@if ! command -v swift >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		ios_demo/tools/swift-chroot.sh provision || echo "ios-core: the Swift chroot could not be provisioned"; \
+	fi
 	@if command -v swift >/dev/null 2>&1; then \
 		cd $(IOS_CORE) && swift build && swift test; \
 	elif [ "$$CI" = true ]; then \
