@@ -22,7 +22,6 @@ A model folder is written beside its final name and renamed into place.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
 import tempfile
@@ -208,7 +207,3 @@ def _png(path: Path, pixels: np.ndarray) -> None:
     from PIL import Image
 
     Image.fromarray(pixels).save(path, format="PNG")
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
