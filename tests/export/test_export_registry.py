@@ -25,10 +25,10 @@ TINY = {
     "morph/mlp": ({"hidden": 16}, 32),
 }
 
-FP16_OVERFLOWS = {"fast_style/johnson"}
-"""Variants whose fp16 Core ML program overflows: johnson's first InstanceNorm sees |x - mean| of
-350-560 on 0..255 photos, its fp16 variance is inf and half its channels normalise to 0 (about
-20 dB). The gate fails that row, as a phone would; issue 17's InstanceNorm rewrite is the fix."""
+FP16_OVERFLOWS: set[str] = set()
+"""Variants whose fp16 Core ML program overflows. Was {"fast_style/johnson"}: its first InstanceNorm
+sees |x - mean| of 350-560 on 0..255 photos, so Core ML's fp16 variance was inf (about 20 dB).
+`convert.mobile_graph` (fp16 plan) scales x - mean by 2^-k before squaring; none overflows now."""
 
 
 def _trained(key: str):

@@ -21,12 +21,6 @@ from typing import Any
 
 from pix2mobile import files
 
-STYLE_MLPACKAGE = ("fp32",)
-"""The style model's ML Program precisions. The demo's lite net sees |x - mean| above 256 in its first
-InstanceNorm on photos, so in fp16 the variance overflows, every channel normalises to 0 and the gate
-fails at about 10 dB, as a phone's GPU or Neural Engine would; the ML Program's w8/palette6 are built
-on fp16 and fail the same way. The morph (no InstanceNorm) keeps fp16. Until the exporter rewrites
-InstanceNorm into a form that cannot overflow (issue 17), the style model ships fp32 ML Programs."""
 
 HELP = "run the whole pipeline on built-in data (what `make demo` calls)"
 log = logging.getLogger(__name__)
@@ -82,8 +76,6 @@ def run(args: argparse.Namespace) -> int:
                           f"precisions: {', '.join(sorted(known))})")
     style_precisions = {f: list(dict.fromkeys([FORMATS[f].default_precision,
                                                *(p for p in extra if p in FORMATS[f].precisions)])) for f in formats}
-    if "mlpackage" in style_precisions:
-        style_precisions["mlpackage"] = list(STYLE_MLPACKAGE)
     out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {"stages": {}}
     stages = summary["stages"]

@@ -6,7 +6,12 @@ traced TorchScript module is converted instead and the notes say why.
 - Image inputs are `ct.ImageType` (RGB) with scale/bias from the IOSpec range, so the app feeds
   raw 0..255 pixels; image outputs are `ct.ImageType` too (the module is wrapped to emit
   0..255), so the app gets a pixel buffer back. Latent and scalar inputs stay tensors.
-- ML Program: fp16 compute precision by default, fp32 on request; iOS 16 target.
+- ML Program: fp16 compute precision by default, fp32 on request; iOS 16 target. An fp16 program
+  is converted from `mobile_graph(FP16_PLAN)`: InstanceNorm written out with d = x - mean scaled
+  by 2^-k before it is squared. Core ML's own `instance_norm` squares x - mean in fp16 on the GPU
+  and Neural Engine, and johnson's first norm sees |x - mean| of 350-560 on 0..255 photos: its
+  variance was inf and half its channels came out 0 (about 20 dB). fp32 programs and the
+  NeuralNetwork keep the single `instance_norm` op; reflection padding stays Core ML's own pad.
 - NeuralNetwork: fp32, iOS 13 target (iOS 14 if 13 cannot express the model).
 - Author, licence, description, version and per-input/output descriptions go into the model
   metadata; `pix2mobile.io` holds the IOSpec as JSON.
@@ -42,6 +47,7 @@ from torch import nn
 
 from pix2mobile.convert.common import (Exported, ExportOptions, NamedIO, SizeRequest, dynamic_hw, flexible_request,
                                       size_of, tensor_info, with_input_names)
+from pix2mobile.convert.mobile_graph import MobilePlan, mobile_graph
 from pix2mobile.errors import ExportError
 from pix2mobile.files import atomic_dir, atomic_path
 from pix2mobile.manifest import Shapes
@@ -49,6 +55,9 @@ from pix2mobile.models.spec import IOSpec, TensorSpec
 from pix2mobile.runtimes.common import as_outputs, first_line, require
 
 log = logging.getLogger(__name__)
+
+FP16_PLAN = MobilePlan(instance_norm=True, fp16_safe=True)
+"""What an fp16 ML Program is converted from (see the module docstring)."""
 
 
 def export_mlpackage(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOSpec, out_path: Path,
@@ -109,8 +118,14 @@ def _export(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOS
     ct = require("coremltools", "coremltools", "Core ML export")
     image_in = {s.name: opts.image_io and s.kind == "image" and s.channels in (1, 3) for s in io.inputs}
     image_out = {s.name: opts.image_io and s.kind == "image" and s.channels in (1, 3) for s in io.outputs}
-    wrapper = NamedIO(module.eval(), io, pixel_outputs=opts.image_io, dict_outputs=False).eval()
     notes: list[str] = []
+    if backend == "mlprogram" and opts.precision == "fp16":
+        try:
+            module, notes = mobile_graph(module.eval(), example_inputs, FP16_PLAN, "mlpackage fp16")
+        except Exception as exc:
+            raise ExportError(f"the fp16 InstanceNorm rewrite failed before Core ML conversion: {first_line(exc)}") \
+                from exc
+    wrapper = NamedIO(module.eval(), io, pixel_outputs=opts.image_io, dict_outputs=False).eval()
     if backend == "mlprogram":
         targets = [ct.target.iOS16]
         kwargs: dict[str, Any] = {"convert_to": "mlprogram", "compute_precision":

@@ -1,12 +1,17 @@
 """ExecuTorch (.pte): `torch.export` -> `to_edge_transform_and_lower` with the XNNPACK partitioner.
 
-Verified with `executorch.runtime.Runtime`. Ops XNNPACK does not take (reflection padding,
-instance norm pieces, ...) stay on the portable CPU kernels; the notes list them so a slow
-artifact can be explained.
+Verified with `executorch.runtime.Runtime`. The fixed-size program is lowered from
+`mobile_graph.mobile_graph(module, PLAN)`: reflection padding as slices, InstanceNorm written out,
+nearest upsampling as concatenations, so every op of the registry's generators lands in one
+XNNPACK delegate segment (lowered as they are, a fast_style/lite program had 31 segments and
+239 portable-kernel calls, and ran slower than eager PyTorch; see `mobile_graph`). Ops XNNPACK
+still does not take stay on the portable CPU kernels; the notes list them so a slow artifact can
+be explained, and the manifest's residency record counts them.
 
 Several sizes (`ExportOptions.sizes`): `torch.export` with bounded dynamic H and W
 (`multiple * Dim`, upper bound = the largest size asked: ExecuTorch plans memory for it), lowered
-as usual, then the written program is run at every size to check (`probe_sizes`). When the
+without the rewrites (XNNPACK takes no slice or reshape of a dynamic shape, and the upsampling
+rewrite fixes the grid), then the written program is run at every size to check (`probe_sizes`). When the
 dynamic export, the lowering or that run fails, the program is re-exported at the primary size
 and `shapes.note` says why.
 """
@@ -23,12 +28,16 @@ from torch import nn
 
 from pix2mobile.convert.common import (Exported, ExportOptions, dynamic_hw, flexible_request, plain_io,
                                       probe_sizes)
+from pix2mobile.convert.mobile_graph import MobilePlan, mobile_graph
 from pix2mobile.errors import ExportError
 from pix2mobile.files import atomic_path
 from pix2mobile.models.spec import IOSpec
 from pix2mobile.runtimes.common import as_outputs, first_line, require
 
 log = logging.getLogger(__name__)
+
+PLAN = MobilePlan(reflection_pad=True, instance_norm=True, nearest_upsample=True, broadcast_add=True)
+"""fp32 XNNPACK on a phone CPU: no fp16 scaling needed."""
 
 
 def export(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOSpec, out_path: Path,
@@ -39,10 +48,15 @@ def export(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOSp
     partition = require("executorch.backends.xnnpack.partition.xnnpack_partitioner", "executorch",
                         "ExecuTorch XNNPACK lowering")
     module = module.eval()
+    try:
+        mobile, rewrite_notes = mobile_graph(module, example_inputs, PLAN, "pte")
+    except Exception as exc:
+        raise ExportError(f"the mobile graph rewrite failed before ExecuTorch lowering: {first_line(exc)}") from exc
 
     def lower(dynamic_shapes: Any = None) -> tuple[Any, list[str]]:
         with torch.no_grad():
-            program = torch.export.export(module, example_inputs, dynamic_shapes=dynamic_shapes)
+            program = torch.export.export(module if dynamic_shapes is not None else mobile, example_inputs,
+                                          dynamic_shapes=dynamic_shapes)
         edge = exir.to_edge_transform_and_lower(program, partitioner=[partition.XnnpackPartitioner()])
         return edge.to_executorch(), _delegation_notes(edge.exported_program().graph_module)
 
@@ -77,6 +91,7 @@ def export(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOSp
             et_program, notes = lower()
         except Exception as exc:
             raise ExportError(f"ExecuTorch lowering failed: {first_line(exc)}") from exc
+        notes = rewrite_notes + notes
         write(et_program)
     with torch.no_grad():
         outputs = as_outputs(module(*example_inputs), io)

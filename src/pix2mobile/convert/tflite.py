@@ -6,6 +6,12 @@
 - litert-torch 0.10 cannot lower `ConvTranspose2d(output_padding=1)`; we convert a deep copy
   rewritten by `rewrite.padding_free_conv_transpose` (see there), and BicycleGAN's z maps through
   `rewrite.expand_as_resize` (its expands otherwise yield a file the interpreter refuses).
+- `mobile_graph` rewrites (`PLAN`, measured on fast_style/lite at 256x256, 2 threads): reflection
+  padding as slices (litert-torch writes MIRROR_PAD, which splits the XNNPACK delegate: 82 ms vs
+  31 ms), InstanceNorm written out (litert-torch wraps each norm's MEANs in layout TRANSPOSEs: 30
+  of 231 ops; written out on NHWC it needs none), scaled for fp16 (LiteRT's GPU delegate computes
+  in fp16). Nearest upsampling stays RESIZE_NEAREST_NEIGHBOR. A file asked to take several sizes
+  keeps MIRROR_PAD: constant slices would pin the padding to the export size.
 - litert-torch prints a rich progress tree to the console unless LITERT_TORCH_SHOW_PROGRESS
   is off; we turn it off for the duration of the call and restore it.
 - Tensor names lose the Python package paths litert-torch writes into them
@@ -36,6 +42,7 @@ reflection padding alone (tests/export's StyleLike) is declared at every size it
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import re
@@ -47,6 +54,7 @@ from torch import nn
 
 from pix2mobile.convert.common import (Exported, ExportOptions, NamedIO, SizeRequest, dynamic_hw, flexible_request,
                                       probe_sizes, tensor_info, with_input_names)
+from pix2mobile.convert.mobile_graph import MobilePlan, mobile_graph
 from pix2mobile.convert.rewrite import expand_as_resize, padding_free_conv_transpose
 from pix2mobile.errors import ExportError
 from pix2mobile.files import atomic_path
@@ -56,6 +64,9 @@ from pix2mobile.runtimes.common import as_outputs, first_line, require
 from pix2mobile.runtimes.tflite import SIGNATURE
 
 log = logging.getLogger(__name__)
+
+PLAN = MobilePlan(reflection_pad=True, instance_norm=True, fp16_safe=True)
+"""What `export` rewrites (see the module docstring)."""
 
 
 @contextlib.contextmanager
@@ -126,7 +137,14 @@ def export(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOSp
         raise ExportError("tflite exports fp32 only here (quantized variants come from quantize/), "
                           f"not {opts.precision}")
     litert_torch = require("litert_torch", "litert-torch", "TFLite export")
-    rewritten, notes = padding_free_conv_transpose(module.eval())
+    request = flexible_request(opts, io)
+    plan = PLAN if request is None else dataclasses.replace(PLAN, reflection_pad=False)
+    try:
+        mobile, notes = mobile_graph(module.eval(), example_inputs, plan, "tflite")
+    except Exception as exc:
+        raise ExportError(f"the mobile graph rewrite failed before TFLite conversion: {first_line(exc)}") from exc
+    rewritten, more = padding_free_conv_transpose(mobile)
+    notes += more
     wrapper: nn.Module = NamedIO(rewritten, io, channel_last=opts.channel_last).eval()
     kwargs = {s.name: (x.permute(0, 2, 3, 1).contiguous() if opts.channel_last and s.kind == "image" else x)
               for s, x in zip(io.inputs, example_inputs)}
@@ -151,7 +169,6 @@ def export(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOSp
             compact_names(tmp)
             notes.append(f"reconverted with LAYOUT_OPTIMIZE_PARTITIONER=GREEDY: the default layout "
                          f"partitioner's model failed in the interpreter ({problem})")
-    request = flexible_request(opts, io)
     shapes = None
     if request is not None:
         shapes = _flexible(litert_torch, module, rewritten, io, example_inputs, Path(out_path), opts, request,

@@ -9,7 +9,8 @@
 Two changes from ai-edge-quantizer's static defaults, each measured on lightly trained generators:
 1. Normalisation layers stay float. Its default recipe quantizes InstanceNorm's mean, variance
    and rsqrt steps (the op names carry the torch class, `...InstanceNorm2d_in1;3`); that cost a
-   johnson net 30 dB. Convolutions around them stay int8.
+   johnson net 30 dB. Convolutions around them stay int8. (`convert.mobile_graph` writes
+   InstanceNorm out as `ExplicitInstanceNorm2d`; its ops are found the same way.)
 2. Calibration ranges come from every calibration image, not a moving average: its calibrator
    smooths min/max with a 0.95 moving average, so ranges follow the first image and clip the
    others (johnson: 23 dB -> 42 dB). From the histogram over the global min/max we take the
@@ -43,7 +44,7 @@ from pix2mobile.runtimes.tflite import is_nhwc
 
 HISTOGRAM_BINS = 1024
 PRECISIONS = ("fp16", "w8", "int8-dynamic", "int8")
-NORM_SCOPE = r"(?:^|[./;])(InstanceNorm[123]d|GroupNorm|LayerNorm)_"
+NORM_SCOPE = r"(?:^|[./;])((?:Explicit)?InstanceNorm[123]d|GroupNorm|LayerNorm)_"
 """Op scopes of normalisation layers, kept float by the int8 recipe."""
 WEIGHTED_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "FULLY_CONNECTED",
                           "BATCH_MATMUL", "EMBEDDING_LOOKUP"})
