@@ -201,11 +201,124 @@ class Shapes:
 
 
 @dataclass(frozen=True)
+class Residency:
+    """Where an artifact's ops run, read from the file itself (each format's `residency_fn`,
+    `convert.formats`). Every field is optional: None means not applicable to this format (or
+    not determined, with `note` saying why), never zero.
+
+    ops: op name -> count of what the file runs: MIL ops by type (.mlpackage), NeuralNetwork
+      layers by type (.mlmodel), nodes by op_type (.onnx), operators by builtin name (.tflite),
+      top-level instructions (.pte: each kernel by `name.overload`, each delegate call by backend).
+    unit: what `ops` counts, plural ("MIL ops", "NeuralNetwork layers", ...), for `summary`.
+    delegate_segments: .pte, DelegateCall instructions (XNNPACK partitions).
+    portable_calls: .pte, operator -> count of KernelCall instructions outside any delegate.
+    layout_transposes: .tflite, TRANSPOSE operators.
+    gpu_compatible: .tflite, LiteRT's GPU delegate analyzer verdict (None: not checked, see note).
+    note: why a figure is missing, or the first reason the GPU analyzer gave.
+
+    `problems()` lists why the artifact is not mobile-clean: a .pte must be one delegate
+    segment with no portable kernel call; a .tflite must hold no layout TRANSPOSE and must not be
+    GPU-incompatible. Other formats have no rule (their record is information only).
+    """
+
+    ops: Mapping[str, int] | None = None
+    unit: str | None = None
+    delegate_segments: int | None = None
+    portable_calls: Mapping[str, int] | None = None
+    layout_transposes: int | None = None
+    gpu_compatible: bool | None = None
+    note: str | None = None
+
+    @property
+    def portable_total(self) -> int | None:
+        return None if self.portable_calls is None else sum(self.portable_calls.values())
+
+    def problems(self) -> list[str]:
+        """Why this artifact is not mobile-clean, one short phrase each; empty when it is."""
+        found = []
+        if self.delegate_segments is not None and self.delegate_segments != 1:
+            found.append(_count(self.delegate_segments, "delegate segment"))
+        if self.portable_total:
+            found.append(_count(self.portable_total, "portable call"))
+        if self.layout_transposes:
+            found.append(_count(self.layout_transposes, "layout TRANSPOSE", "layout TRANSPOSEs"))
+        if self.gpu_compatible is False:
+            found.append("GPU-incompatible" + (f" ({self.note})" if self.note else ""))
+        return found
+
+    def clean(self) -> bool:
+        """True when `problems()` is empty."""
+        return not self.problems()
+
+    def summary(self) -> str:
+        """One line for reports: "1 delegate segment, 0 portable calls", "171 ops, 0 TRANSPOSE, GPU ok"."""
+        parts = []
+        if self.delegate_segments is not None:
+            parts.append(_count(self.delegate_segments, "delegate segment"))
+        if self.portable_calls is not None:
+            parts.append(_count(self.portable_total or 0, "portable call"))
+        if self.ops is not None and self.delegate_segments is None:
+            unit = self.unit or "ops"
+            parts.append(_count(sum(self.ops.values()), unit[:-1] if unit.endswith("s") else unit, unit))
+        if self.layout_transposes is not None:
+            parts.append(f"{self.layout_transposes} TRANSPOSE")
+        if self.layout_transposes is not None or self.gpu_compatible is not None:
+            parts.append({True: "GPU ok", False: "GPU-incompatible", None: "GPU not checked"}[self.gpu_compatible])
+        return ", ".join(parts) if parts else (self.note or "nothing recorded")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ops": None if self.ops is None else dict(self.ops), "unit": self.unit,
+                "delegate_segments": self.delegate_segments,
+                "portable_calls": None if self.portable_calls is None else dict(self.portable_calls),
+                "layout_transposes": self.layout_transposes, "gpu_compatible": self.gpu_compatible,
+                "note": self.note}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any] | None) -> Residency | None:
+        if d is None:
+            return None
+        if not isinstance(d, Mapping):
+            raise ConfigError(f"manifest residency must be an object or null, got {type(d).__name__}")
+        for key in ("ops", "portable_calls"):
+            _histogram_or_none(d.get(key), f"residency.{key}")
+        for key in ("delegate_segments", "layout_transposes"):
+            x = d.get(key)
+            if x is not None and (isinstance(x, bool) or not isinstance(x, int) or x < 0):
+                raise ConfigError(f"manifest residency.{key} must be a count or null, got {x!r}")
+        if d.get("gpu_compatible") not in (None, True, False):
+            raise ConfigError(f"manifest residency.gpu_compatible must be true, false or null, "
+                              f"got {d.get('gpu_compatible')!r}")
+        for key in ("unit", "note"):
+            if d.get(key) is not None and not isinstance(d.get(key), str):
+                raise ConfigError(f"manifest residency.{key} must be a string or null, got {d.get(key)!r}")
+        return cls(ops=_histogram_or_none(d.get("ops"), "residency.ops"), unit=d.get("unit"),
+                   delegate_segments=d.get("delegate_segments"),
+                   portable_calls=_histogram_or_none(d.get("portable_calls"), "residency.portable_calls"),
+                   layout_transposes=d.get("layout_transposes"), gpu_compatible=d.get("gpu_compatible"),
+                   note=d.get("note"))
+
+
+def _count(n: int, singular: str, plural: str | None = None) -> str:
+    return f"{n} {singular if n == 1 else (plural or singular + 's')}"
+
+
+def _histogram_or_none(x: Any, what: str) -> dict[str, int] | None:
+    if x is None:
+        return None
+    if not isinstance(x, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0 for k, v in x.items()):
+        raise ConfigError(f"manifest {what} must be an object of name -> count, or null, got {x!r}")
+    return dict(x)
+
+
+@dataclass(frozen=True)
 class ArtifactEntry:
     """One (format, precision) row. `file` is relative to the manifest's directory.
 
     status "failed" with a one-line `reason` when the converter raised (then `file` is None)
     or the artifact failed its parity gate (then `file` names the kept `NAME.failed.SUFFIX`).
+    `residency`: where the file's ops run (`Residency`), for every row with a file; None where the
+    format records none, the inspection failed, or the manifest predates the field.
     """
 
     format: str
@@ -223,6 +336,7 @@ class ArtifactEntry:
     export_seconds: float | None = None
     verify_seconds: float | None = None
     shapes: Shapes = field(default_factory=Shapes)
+    residency: Residency | None = None
 
     @property
     def ok(self) -> bool:
@@ -234,7 +348,8 @@ class ArtifactEntry:
                 "inputs": [t.to_json() for t in self.inputs], "outputs": [t.to_json() for t in self.outputs],
                 "parity": self.parity.to_json(), "converter": dict(self.converter), "notes": list(self.notes),
                 "export_seconds": self.export_seconds, "verify_seconds": self.verify_seconds,
-                "shapes": self.shapes.to_json()}
+                "shapes": self.shapes.to_json(),
+                "residency": None if self.residency is None else self.residency.to_json()}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> ArtifactEntry:
@@ -255,7 +370,8 @@ class ArtifactEntry:
                    outputs=tuple(TensorInfo.from_json(t) for t in d.get("outputs", ())),
                    parity=Parity.from_json(d.get("parity")), converter=dict(d.get("converter", {})),
                    notes=tuple(d.get("notes", ())), export_seconds=d.get("export_seconds"),
-                   verify_seconds=d.get("verify_seconds"), shapes=Shapes.from_json(d.get("shapes")))
+                   verify_seconds=d.get("verify_seconds"), shapes=Shapes.from_json(d.get("shapes")),
+                   residency=Residency.from_json(d.get("residency")))
 
 
 @dataclass(frozen=True)

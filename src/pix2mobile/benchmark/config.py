@@ -55,6 +55,10 @@ class BenchConfig:
                 "speed_benchmark_torch and receives the artifacts"})
     fail_below: float | None = field(default=None, metadata={
         "help": "CI gate: exit 1 when any artifact's PSNR is below this many dB, or it failed export/verification"})
+    require_resident: bool = field(default=False, metadata={
+        "help": "CI gate: exit 1 when any artifact's ops are not mobile-resident (a .pte that is not one XNNPACK "
+                "segment or calls portable kernels, a .tflite with layout TRANSPOSEs or GPU-incompatible), or it "
+                "failed export/verification; alone or with --fail-below"})
     force: bool = field(default=False, metadata={"help": "overwrite an existing report in --out"})
 
     def __post_init__(self) -> None:

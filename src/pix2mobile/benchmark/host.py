@@ -12,6 +12,10 @@ Status of a host row (Ultralytics' three states plus "not measured here"):
 Parity is measured against the eager module on real photo crops (`pipelines.export.parity_inputs`
 with this run's seed) through the format's own `runner_fn`; without an eager module the row
 carries the export's recorded parity, marked `parity_source: "export"`.
+
+Residency (where the file's ops run, `manifest.Residency` as JSON): the manifest row's record when
+it has one and the file is the one exported (sha256), else read from the file now by its format's
+`residency_fn` (`pipelines.export.residency_of`); None for a format without one.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from pix2mobile.errors import MissingDependencyError
 from pix2mobile.files import tree_sha256
 from pix2mobile.manifest import artifact_path
 from pix2mobile.models.spec import IOSpec
+from pix2mobile.pipelines.export import residency_of
 from pix2mobile.runtimes.common import first_line, to_pixels
 from pix2mobile.runtimes.common import run_all
 from pix2mobile.runtimes.parity import DEFAULT_THRESHOLDS_DB, compare
@@ -83,15 +88,19 @@ def _open(host: HostArtifact, export_dir: Path, io: IOSpec, reference: list[np.n
         row.status, row.reason = "skipped", f"the manifest lists {art.file}, which is not in {export_dir}"
         return
     host.path = path
+    changed = False
     if art.sha256:
         _, digest = tree_sha256(path)
         if digest != art.sha256:
+            changed = True
             row.status, row.reason = "verify_failed", (f"{art.file} changed since export (sha256 differs from the "
                                                        "manifest); re-export")
     fmt = FORMATS.get(art.format)
     if fmt is None:
         row.status, row.reason = "skipped", f"this pix2mobile has no runtime for format {art.format!r}"
         return
+    residency = art.residency if art.residency is not None and not changed else residency_of(fmt, path)
+    row.residency = None if residency is None else residency.to_json()
     try:
         host.runner = fmt.runner_fn(path, io)
     except MissingDependencyError as exc:

@@ -2,7 +2,8 @@
 
 One `Row` per (format, precision, device), Ultralytics-style: a status (`ok`, `verify_failed`
 = exported but failed parity or its runtime, `export_failed`, `skipped` = not measured here,
-with the reason), size, parity metrics and latency. A figure that was not measured is None
+with the reason), size, parity metrics, latency and residency (where the file's ops run,
+`manifest.Residency` as JSON). A figure that was not measured is None
 (JSON null), never 0. `report.json` is written last, so its presence means the run finished.
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, Sequence
 
 from pix2mobile import files
+from pix2mobile.manifest import Residency
 
 REPORT_SCHEMA_VERSION = 1
 Status = Literal["ok", "verify_failed", "export_failed", "skipped"]
@@ -56,11 +58,16 @@ class Row:
     peak_fraction: float | None = None
     peak_mem_mb: float | None = None
     peak_mem_delta_mb: float | None = None
+    residency: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
         return self.format if self.device == HOST else f"{self.format} ({self.device})"
+
+    @property
+    def residency_record(self) -> Residency | None:
+        return Residency.from_json(self.residency)
 
     def to_json(self) -> dict[str, Any]:
         return {k: _clean(v) for k, v in asdict(self).items()}
@@ -114,36 +121,77 @@ def _clean(obj: Any) -> Any:
 
 # ---------------------------------------------------------------- the CI gate
 
-def evaluate_gate(rows: Sequence[Row], fail_below: float | None) -> dict[str, Any] | None:
-    """`--fail-below PSNR`: which rows fail, and a one-line summary.
+def evaluate_gate(rows: Sequence[Row], fail_below: float | None,
+                  require_resident: bool = False) -> dict[str, Any] | None:
+    """The CI gate of `--fail-below PSNR` and/or `--require-resident`: which rows fail, and a
+    one-line summary (None when neither is asked for).
 
-    A row fails when its PSNR (bench-measured, else the export's) is below the threshold, or
-    when the artifact failed export or verification (`export_failed`, `verify_failed`), since an
-    artifact that does not exist or does not verify cannot pass a quality gate. Skipped rows
+    With either, a row fails when the artifact failed export or verification (`export_failed`,
+    `verify_failed`): an artifact that does not exist or does not verify cannot pass a gate.
+    `fail_below`: a row also fails when its PSNR (bench-measured, else the export's) is below it.
+    `require_resident`: a row also fails when its residency has problems
+    (`manifest.Residency.problems`: a .pte not one XNNPACK segment or with portable kernel calls,
+    a .tflite with layout TRANSPOSEs or GPU-incompatible); a row without a record (a format that
+    keeps none, or an inspection that failed) is listed as `unchecked`, not failed. Skipped rows
     (runtime absent, no device) and the eager baseline do not count: they measure nothing.
     """
-    if fail_below is None:
+    if fail_below is None and not require_resident:
         return None
-    failures = []
+    failures: list[dict[str, Any]] = []
+    unchecked: list[str] = []
     for r in rows:
         if r.format == "pytorch" or r.status == "skipped":
             continue
+        base = {"format": r.format, "precision": r.precision, "device": r.device, "psnr_db": r.psnr_db}
         if r.status in ("export_failed", "verify_failed"):
-            failures.append({"format": r.format, "precision": r.precision, "device": r.device,
-                             "why": r.status, "psnr_db": r.psnr_db})
-        elif r.psnr_db is not None and r.psnr_db < fail_below:
-            failures.append({"format": r.format, "precision": r.precision, "device": r.device,
-                             "why": "below", "psnr_db": r.psnr_db})
-    parts = [f"{f['format']} {f['precision']}" + (f" {f['psnr_db']:.2f} dB" if f["why"] == "below" else f" {f['why']}")
-             for f in failures]
-    summary = (f"gate passed: every artifact at or above {fail_below:g} dB PSNR" if not failures else
-               f"gate failed: {len(failures)} row(s) below {fail_below:g} dB PSNR or failed: {', '.join(parts)}")
-    return {"fail_below_db": fail_below, "passed": not failures, "failures": failures, "summary": summary}
+            failures.append({**base, "why": r.status})
+        elif fail_below is not None and r.psnr_db is not None and r.psnr_db < fail_below:
+            failures.append({**base, "why": "below"})
+        if require_resident and r.status != "export_failed":
+            record = r.residency_record
+            problems = record.problems() if record is not None else []
+            if problems:
+                failures.append({**base, "why": "not_resident", "problems": problems})
+            elif record is None:
+                unchecked.append(f"{r.label} {r.precision}")
+    parts = [f"{f['format']} {f['precision']}" + (
+        f" {f['psnr_db']:.2f} dB" if f["why"] == "below" else
+        f": {', '.join(f['problems'])}" if f["why"] == "not_resident" else f" {f['why']}") for f in failures]
+    criteria = []
+    if fail_below is not None:
+        criteria.append(f"below {fail_below:g} dB PSNR")
+    if require_resident:
+        criteria.append("not mobile-resident")
+    n_rows = len({(f["format"], f["precision"], f["device"]) for f in failures})
+    if failures:
+        summary = f"gate failed: {n_rows} row(s) {' or '.join(criteria)} or failed: {', '.join(parts)}"
+    else:
+        passed = []
+        if fail_below is not None:
+            passed.append(f"at or above {fail_below:g} dB PSNR")
+        if require_resident:
+            passed.append("mobile-resident (one delegate segment, no portable kernels or layout transposes)")
+        summary = f"gate passed: every artifact {' and '.join(passed)}"
+        if unchecked:
+            summary += f"; no residency record for {', '.join(unchecked)}"
+    return {"fail_below_db": fail_below, "require_resident": require_resident, "passed": not failures,
+            "failures": failures, "unchecked": unchecked, "summary": summary}
+
+
+def gate_flags(gate: dict[str, Any]) -> str:
+    """The flags a gate was asked with, as typed: "--fail-below 40 --require-resident"."""
+    flags = []
+    if gate.get("fail_below_db") is not None:
+        flags.append(f"--fail-below {gate['fail_below_db']:g}")
+    if gate.get("require_resident"):
+        flags.append("--require-resident")
+    return " ".join(flags)
 
 
 # ---------------------------------------------------------------- report.md
 
-COLUMNS = ("model", "format", "precision", "status", "MB", "PSNR dB", "SSIM", "median ms", "p90 ms", "× vs eager")
+COLUMNS = ("model", "format", "precision", "status", "MB", "PSNR dB", "SSIM", "median ms", "p90 ms", "× vs eager",
+           "residency")
 
 
 def _num(x: float | None, digits: int) -> str:
@@ -169,11 +217,13 @@ def markdown(report: Report) -> str:
         psnr = _num(r.psnr_db, 2) + (" (export)" if r.parity_source == "export" else "")
         cells = [r.model, r.label, r.precision, r.status, _num(r.size_mb, 3), psnr, _num(r.ssim, 4),
                  _num(r.latency_ms_median, 3), _num(r.latency_ms_p90, 3),
-                 "—" if r.speedup_vs_eager is None else f"{r.speedup_vs_eager:.2f}×"]
+                 "—" if r.speedup_vs_eager is None else f"{r.speedup_vs_eager:.2f}×", _residency_cell(r)]
         lines.append("| " + " | ".join(_md_escape(c) for c in cells) + " |")
     lines += ["", "Columns: MB is the artifact's size on disk; PSNR/SSIM compare it with eager PyTorch fp32 on "
               "real photo crops (PSNR is capped at 100 dB: MSE at most 1e-10 on the [0, 1] scale, float32 "
-              "round-off); × vs eager is eager median / artifact median (above 1 is faster); — is not measured.", ""]
+              "round-off); × vs eager is eager median / artifact median (above 1 is faster); residency is "
+              "where the file's ops run, read from it (report.json has the whole record; ⚠ marks what keeps it "
+              "off a phone's accelerator: `--require-resident` fails those rows); — is not measured.", ""]
     grouped: dict[str, list[str]] = {}
     for r in report.rows:
         for text in (r.reason, r.latency_note):
@@ -187,10 +237,18 @@ def markdown(report: Report) -> str:
         if isinstance(ref, dict) and ref.get("summary"):
             lines.append(f"- {name}: {_md_escape(ref['summary'])}")
     if report.gate:
-        lines += ["", f"CI gate (--fail-below {report.gate['fail_below_db']:g}): {report.gate['summary']}"]
+        lines += ["", f"CI gate ({gate_flags(report.gate)}): {report.gate['summary']}"]
     if report.plots:
         lines += ["", "Plots: " + ", ".join(f"[{k}]({v})" for k, v in report.plots.items())]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _residency_cell(r: Row) -> str:
+    record = r.residency_record
+    if record is None:
+        return "—"
+    problems = record.problems()
+    return record.summary() + (" ⚠" if problems else "")
 
 
 def _size(size: Any) -> str:

@@ -13,7 +13,9 @@ The recipe, one step per function:
 5. Peak memory (`memory.py`): one child per artifact.
 6. Cost: speed-up over eager, achieved GFLOP/s (2 x MACs / median) and its fraction of the peak.
 7. On-device rows (`device/`) when `--adb SERIAL` is given.
-8. The family's desktop reference (`references.py`); 9. the `--fail-below` gate; 10. plots;
+8. The family's desktop reference (`references.py`); 9. the `--fail-below` / `--require-resident`
+   gate (each host row carries the artifact's residency: the manifest's record, else read from the
+   file); 10. plots;
 11. report.md, then report.json last, each atomically.
 """
 
@@ -150,7 +152,7 @@ def run_bench(export_dir: str | Path, out_dir: str | Path, cfg: BenchConfig = DE
     latency = {k: r.latency_ms_median for k, r in rows_by_key.items()}
     refs, images = run_references(manifest.model.family, cfg, io, size, samples, eager, runners, latency, threads)
     report.references = refs
-    report.gate = evaluate_gate(rows, cfg.fail_below)
+    report.gate = evaluate_gate(rows, cfg.fail_below, cfg.require_resident)
     if cfg.plots:
         report.plots = _plots(report, manifest.model.family, refs, images, out, model_name, size)
     write_report(report, out)
@@ -238,7 +240,7 @@ def _settings(cfg: BenchConfig, threads: int, eager_reason: str | None) -> dict[
                        "once; delta = that peak minus the resident size after importing the runtime")
             if cfg.memory else "not measured (--no-memory)",
             "adb": cfg.adb, "device_threads": cfg.device_threads if cfg.adb else None,
-            "fail_below": cfg.fail_below}
+            "fail_below": cfg.fail_below, "require_resident": cfg.require_resident}
 
 
 def _plots(report: Report, family: str, refs: dict[str, Any], images: dict[str, Any], out: Path, model_name: str,

@@ -5,6 +5,7 @@ Examples:
   pix2mobile bench runs/export --out runs/bench --checkpoint runs/style --threads 1 --runs 100
   pix2mobile bench runs/export --out runs/bench --adb R58M123ABC        # add rows measured on a phone
   pix2mobile bench runs/export --out runs/bench --fail-below 40          # CI gate: exit 1 if any row fails
+  pix2mobile bench runs/export --out runs/bench --require-resident       # CI gate: ops must stay on the delegate
 
 Reads only EXPORT_DIR/manifest.json and the files it lists. Writes OUT/report.json (every
 number; null = not measured), OUT/report.md (one table) and PNG plots.
@@ -19,6 +20,13 @@ is null with that reason.
 --fail-below PSNR: exit 1, with a one-line summary on stderr, when any artifact's PSNR
 against eager fp32 is below PSNR dB, or an artifact failed export or verification. Skipped
 rows (runtime or device absent) do not count. The report is written either way.
+
+--require-resident: the same gate (alone or with --fail-below) on where each artifact's ops
+run, the residency recorded in its manifest row (or read from the file for older manifests):
+a .pte fails unless it is one XNNPACK delegate segment with no portable-kernel call, a .tflite
+fails with any layout TRANSPOSE op or when LiteRT's analyzer calls it GPU-incompatible. The
+summary names each row and why ("pte fp32: 31 delegate segments, 239 portable calls"). Formats
+without a rule (Core ML, ONNX) or without a record (.ptl) pass; report.md shows every record.
 """
 
 from __future__ import annotations

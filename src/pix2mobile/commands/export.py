@@ -184,7 +184,7 @@ def _precisions(text: str, formats: list[str], table: Any) -> dict[str, list[str
 def format_table(manifest: Any) -> str:
     """The manifest as a table a person reads: one row per artifact."""
     m = manifest.model
-    rows = [("format", "precision", "status", "MB", "PSNR dB", "SSIM", "max err", "scale", "sizes",
+    rows = [("format", "precision", "status", "MB", "PSNR dB", "SSIM", "max err", "scale", "sizes", "residency",
              "file / reason")]
     for a in manifest.artifacts:
         par = a.parity
@@ -194,6 +194,7 @@ def format_table(manifest: Any) -> str:
                      f"{par.ssim:.4f}" if par.ssim is not None else "-",
                      f"{par.max_abs_err:.2g}" if par.max_abs_err is not None else "-",
                      par.scale or "-", a.shapes.describe(m.size),
+                     a.residency.summary() + (" (!)" if a.residency.problems() else "") if a.residency else "-",
                      a.file if a.status == "ok" else (a.reason or a.file or "")))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]

@@ -8,9 +8,11 @@ and never refer to a format by name or position. A new format is its exporter
     runner_fn(path, io) -> run(inputs) -> list[np.ndarray]               (IOSpec layout and ranges)
 
 and the row's precisions (`native`, and `quantized` recipes carrying the callable that makes
-each), `auto_order`, host timing (`runtimes.timing.Runtime` with its opener, or `NotTimed` and
-why), on-device tool (`runtimes.device.DeviceTool`, or a sentence saying why there is none) and
-plot colour. `pix2mobile info` and `docs/formats.md` print `format_table()`:
+each), `auto_order`, its residency inspector (`residency_fn(path) -> manifest.Residency`: where
+the file's ops run, recorded in every manifest row with a file; or None, `residency` saying why),
+host timing (`runtimes.timing.Runtime` with its opener, or `NotTimed` and why), on-device tool
+(`runtimes.device.DeviceTool`, or a sentence saying why there is none) and plot colour.
+`pix2mobile info` and `docs/formats.md` print `format_table()`:
 
     python -m pix2mobile.convert.formats > docs/formats.md
 
@@ -32,6 +34,7 @@ from pix2mobile.convert.quantize import ptl as ptl_quantize
 from pix2mobile.convert.quantize import tflite as tflite_quantize
 from pix2mobile.convert.quantize.recipes import Recipe
 from pix2mobile.errors import ConfigError
+from pix2mobile.manifest import Residency
 from pix2mobile.models.spec import IOSpec
 from pix2mobile.runtimes import coreml as coreml_runtime
 from pix2mobile.runtimes import onnx as onnx_runtime
@@ -68,6 +71,9 @@ class ExportFormat:
       `pix2mobile quantize FILE` without a manifest beside it (None: the format keeps none).
     sizes: how its exporter makes an artifact accept several sizes (`export --size A B` or a
       range); what a given artifact accepts is measured and recorded in its manifest `shapes`.
+    residency_fn(path) -> Residency: where the file's ops run, read from the file (the manifest
+      row's `residency`; `bench --require-resident` gates on its `problems()`), or None.
+    residency: what that record holds, or why the format has none.
     """
 
     key: str
@@ -87,6 +93,8 @@ class ExportFormat:
     colour: str = "grey"
     read_io: Callable[[Path], tuple[IOSpec, tuple[int, int]] | None] | None = None
     sizes: str = "the export size only"
+    residency_fn: Callable[[Path], Residency] | None = None
+    residency: str = "none"
 
     def __post_init__(self) -> None:
         for r in self.quantized:
@@ -134,7 +142,8 @@ FORMATS: dict[str, ExportFormat] = {
         device=DeviceTool("PyTorch speed_benchmark_torch", "speed_benchmark_torch", "speed_benchmark_torch.sh",
                           parse_speed_benchmark_torch, input_shapes=True, sets_threads=False),
         colour="tab:orange",
-        sizes="the traced graph, declared (list or range) when it matches eager at every size asked"),
+        sizes="the traced graph, declared (list or range) when it matches eager at every size asked",
+        residency="none: the lite interpreter runs every op on its own CPU kernels (no delegate to count)"),
     "tflite": ExportFormat(
         key="tflite", suffix=".tflite", is_dir=False, native=("fp32",), converter=("litert-torch", "torch"),
         runtime="ai-edge-litert", export_fn=tflite.export, runner_fn=tflite_runtime.load_runner,
@@ -149,7 +158,9 @@ FORMATS: dict[str, ExportFormat] = {
                        "Interpreter(num_threads=N), default XNNPACK delegate", open=timing.open_tflite),
         device=DeviceTool("TFLite benchmark_model", "benchmark_model", "tflite_benchmark_model.sh",
                           parse_benchmark_model),
-        colour="tab:green",
+        colour="tab:green", residency_fn=tflite_runtime.residency,
+        residency="ops by builtin name, layout TRANSPOSE count, LiteRT's GPU analyzer verdict (clean: 0 TRANSPOSE, "
+                  "not GPU-incompatible)",
         sizes="the fixed graph resized at load time (resize_tensor_input) where it runs, else litert-torch "
               "dynamic_shapes; fixed with a note when neither matches eager (nearest upsampling, slices)"),
     "mlpackage": ExportFormat(
@@ -162,6 +173,8 @@ FORMATS: dict[str, ExportFormat] = {
                    _mlpackage_recipe("palette4", "4-bit k-means palettes, fp16 compute")),
         auto_order=("palette4", "palette6", "w8", "fp16", "fp32"),
         timing=timing.CORE_ML, device=NOT_ON_ANDROID, colour="tab:purple", read_io=coreml_runtime.read_io,
+        residency_fn=coreml_runtime.residency, residency="MIL ops by type (consts not counted); Core ML places "
+                                                           "them at load time",
         sizes="ct.EnumeratedShapes on the image input (a range: its verified sizes; Neural Engine-friendly)"),
     "mlmodel": ExportFormat(
         key="mlmodel", suffix=".mlmodel", is_dir=False, native=("fp32",), converter=("coremltools", "torch"),
@@ -174,6 +187,7 @@ FORMATS: dict[str, ExportFormat] = {
                    _mlmodel_recipe("palette4", "4-bit lookup-table weights")),
         auto_order=("palette4", "palette6", "w8", "fp16", "fp32"),
         timing=timing.CORE_ML, device=NOT_ON_ANDROID, colour="tab:brown", read_io=coreml_runtime.read_io,
+        residency_fn=coreml_runtime.residency, residency="NeuralNetwork layers by type",
         sizes="enumerated image sizes (input and output; a range: its verified sizes)"),
     "onnx": ExportFormat(
         key="onnx", suffix=".onnx", is_dir=False, native=("fp32",), converter=("torch", "onnxscript", "onnx"),
@@ -182,7 +196,8 @@ FORMATS: dict[str, ExportFormat] = {
         timing=Runtime("onnxruntime", "onnxruntime", "onnxruntime",
                        "CPUExecutionProvider, intra-op threads = N, 1 inter-op thread, spinning off",
                        open=timing.open_onnx),
-        colour="tab:blue", sizes="dynamic H and W axes (torch.export Dim bounded by the sizes asked)"),
+        colour="tab:blue", residency_fn=onnx_runtime.residency, residency="nodes by op_type",
+        sizes="dynamic H and W axes (torch.export Dim bounded by the sizes asked)"),
     "pte": ExportFormat(
         key="pte", suffix=".pte", is_dir=False, native=("fp32",), converter=("executorch", "torch"),
         runtime="executorch", export_fn=pte.export, runner_fn=pte_runtime.load_runner,
@@ -197,7 +212,9 @@ FORMATS: dict[str, ExportFormat] = {
                        imports=("executorch.extension.pybindings.portable_lib",)),
         device=DeviceTool("ExecuTorch executor_runner", "executor_runner", "executorch_runner.sh",
                           parse_executor_runner),
-        colour="tab:red", sizes="bounded dynamic shapes (torch.export Dim; memory planned for the largest)"),
+        colour="tab:red", residency_fn=pte_runtime.residency,
+        residency="XNNPACK delegate segments and portable-kernel calls (clean: 1 segment, 0 calls)",
+        sizes="bounded dynamic shapes (torch.export Dim; memory planned for the largest)"),
 }
 
 
@@ -227,7 +244,7 @@ def format_table() -> list[dict[str, str]]:
         rows.append({"key": key, "suffix": f.suffix + ("/" if f.is_dir else ""),
                      "precisions": ", ".join([*f.native, *quantized]), "converter": _names(f.converter),
                      "runtime": f.runtime, "timed on host": timed, "device tool": device,
-                     "several sizes": f.sizes})
+                     "several sizes": f.sizes, "residency": f.residency})
     return rows
 
 

@@ -18,7 +18,9 @@ The recipe, one step per function:
    image and the worst one is held to the gate. The row is committed (`ExportFolder.commit`):
    passed, the manifest lists it and the file is renamed to `STEM_PRECISION.SUFFIX`; failed, it is
    kept as `STEM_PRECISION.failed.SUFFIX`. A converter that raises becomes a failed row with its
-   one-line reason; the other formats still export.
+   one-line reason; the other formats still export. Every row with a file (passed or failed on
+   parity, quantized ones too) records `residency` (`residency_of`: where its ops run, read from
+   the file by the format's `residency_fn`; None when the format has none or the inspection raised).
 
 Several sizes (`sizes=`, `pix2mobile export --size 256x256 512x384` or a range `128x128-512x512`):
 the first size is the primary (steps 1-4 as above). Each format's exporter gets the request
@@ -54,7 +56,7 @@ from pix2mobile.convert.common import ExportOptions, SizeRange, SizeRequest, has
 from pix2mobile.convert.quantize.layers import check_keep_float
 from pix2mobile.errors import ConfigError, MissingDependencyError
 from pix2mobile.files import remove_path
-from pix2mobile.manifest import MANIFEST_NAME, ArtifactEntry, Manifest, ModelInfo, Parity, Scale, Shapes
+from pix2mobile.manifest import MANIFEST_NAME, ArtifactEntry, Manifest, ModelInfo, Parity, Residency, Scale, Shapes
 from pix2mobile.models.spec import IOSpec, VariantSpec
 from pix2mobile.pipelines.folder import ExportFolder, failed_name, pending_row, staging_name
 from pix2mobile.runtimes import parity as parity_mod
@@ -156,6 +158,18 @@ def verify(fmt: Any, path: Path, io: IOSpec, inputs: Sequence[tuple[torch.Tensor
         psnr_db_mean=_finite_or_none(result.mean_psnr_db),
         psnr_db_per_image=per_image if len(per_image) == len(result.image_psnr_db) else ())
     return parity, None if result.passed else f"parity gate: {result.describe()}"
+
+
+def residency_of(fmt: Any, path: Path) -> Residency | None:
+    """Where the ops of the artifact at `path` run (its format's `residency_fn`), or None: the format
+    records none, or the inspection raised (logged as a warning; the row is not failed for it)."""
+    if fmt.residency_fn is None:
+        return None
+    try:
+        return cast(Residency, fmt.residency_fn(path))
+    except Exception as exc:   # a record is information: an inspector failing never fails the row
+        log.warning("%s residency not recorded: %s", fmt.key, first_line(exc), exc_info=log.isEnabledFor(logging.DEBUG))
+        return None
 
 
 def _finite_or_none(x: float | None) -> float | None:
@@ -439,6 +453,7 @@ def _export_one(fmt: Any, precision: str, module: nn.Module, inputs: list[tuple[
                 reason = f"at {size_text(size)}: {why}"
         row["parity"] = replace(parity, psnr_db_by_size={k: v for k, v in by_size.items() if v is not None})
         row["verify_seconds"] = round(time.perf_counter() - t1, 3)
+        row["residency"] = residency_of(fmt, staged)
         return folder.commit(ArtifactEntry(status="failed" if reason else "ok", reason=reason, **row), staged, final)
     finally:   # an exception or Ctrl-C anywhere above: no staging file survives
         remove_path(staged)

@@ -145,7 +145,7 @@ def quantize_export_dir(export_dir: str | Path, precisions: Sequence[str], *, fo
 def _quantize_row(fmt: Any, recipe: Any, float_path: Path, staged: Path, io: IOSpec,
                   base: ArtifactEntry, calibration: Any, ref: Reference) -> ArtifactEntry:
     from pix2mobile.convert.quantize.build import transform_artifact
-    from pix2mobile.pipelines.export import verify
+    from pix2mobile.pipelines.export import residency_of, verify
     from pix2mobile.runtimes import parity as parity_mod
     from pix2mobile.runtimes.common import first_line
     from pix2mobile.runtimes.common import package_versions
@@ -186,6 +186,7 @@ def _quantize_row(fmt: Any, recipe: Any, float_path: Path, staged: Path, io: IOS
     if reference is not None:
         row["parity"], reason = verify(fmt, staged, io, ref.inputs, reference, threshold, reference_kind=ref.kind)
     row["verify_seconds"] = round(time.perf_counter() - t1, 3)
+    row["residency"] = residency_of(fmt, staged)
     return ArtifactEntry(status="failed" if reason else "ok", reason=reason, **row)
 
 

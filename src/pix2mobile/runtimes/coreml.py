@@ -1,15 +1,19 @@
 """Run `.mlpackage`/`.mlmodel` artifacts through the numpy evaluator (`runtimes.coreml_eval`): Core ML
 itself predicts only on Apple hardware.
+
+`residency(path)` counts the MIL ops (ML Program) or layers (NeuralNetwork) of the spec.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from pix2mobile.errors import ExportError
+from pix2mobile.manifest import Residency
 from pix2mobile.models.spec import IOSpec
 from pix2mobile.runtimes.common import Runner, from_pixels, to_numpy, to_pixels
 
@@ -58,3 +62,38 @@ def read_io(path: str | Path) -> tuple[IOSpec, tuple[int, int]] | None:
     if "pix2mobile.io" not in meta:
         return None
     return IOSpec.from_json(json.loads(meta["pix2mobile.io"]))
+
+
+def residency(path: str | Path) -> Residency:
+    """What the model runs, from its spec alone (`coreml_eval.read_spec`: no weights read): an ML
+    Program's MIL ops by type, nested blocks included, `const` ops (its weights) left out and
+    counted in the note; a NeuralNetwork's layers by type. Core ML decides at load time which of
+    the CPU, GPU and Neural Engine runs each op, so there is no delegate to count here."""
+    from pix2mobile.runtimes.coreml_eval import read_spec
+
+    spec = read_spec(path)
+    kind = spec.WhichOneof("Type")
+    ops: Counter[str] = Counter()
+    if kind == "mlProgram":
+        name = spec.description.defaultFunctionName or "main"
+        func = spec.mlProgram.functions.get(name)
+        if func is None:
+            raise ExportError(f"{path}: the ML Program has no function '{name}'")
+        blocks = func.block_specializations
+        block = blocks[func.opset] if func.opset in blocks else next(iter(blocks.values()))
+
+        def walk(b: Any) -> None:
+            for op in b.operations:
+                ops[op.type] += 1
+                for nested in op.blocks:
+                    walk(nested)
+
+        walk(block)
+        consts = ops.pop("const", 0)
+        return Residency(ops=dict(ops), unit="MIL ops",
+                         note=f"{consts} const ops (weights and constants) not counted" if consts else None)
+    if kind in ("neuralNetwork", "neuralNetworkRegressor", "neuralNetworkClassifier"):
+        for layer in getattr(spec, kind).layers:
+            ops[layer.WhichOneof("layer")] += 1
+        return Residency(ops=dict(ops), unit="NeuralNetwork layers")
+    return Residency(note=f"a '{kind}' model: neither an ML Program nor a NeuralNetwork")

@@ -1,13 +1,17 @@
 """Run `.onnx` artifacts with ONNX Runtime (CPU execution provider), as the parity gate and `apply` do.
+
+`residency(path)` counts the graph's nodes by op_type.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
+from pix2mobile.manifest import Residency
 from pix2mobile.models.spec import IOSpec
 from pix2mobile.runtimes.common import Runner, call_runner, require
 
@@ -25,3 +29,24 @@ def load_runner(path: str | Path, io: IOSpec) -> Runner:
         return call_runner(feed, io, inputs)
 
     return run
+
+
+def residency(path: str | Path) -> Residency:
+    """The graph's nodes by op_type (a node of another domain as "DOMAIN::OP"), the subgraphs of
+    control-flow nodes and local functions included; read with `onnx.load` without external data."""
+    onnx = require("onnx", "onnx", "reading an ONNX graph")
+    model = onnx.load(str(path), load_external_data=False)
+    ops: Counter[str] = Counter()
+
+    def walk(nodes: Any) -> None:
+        for node in nodes:
+            ops[node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}::{node.op_type}"] += 1
+            for attr in node.attribute:
+                for graph in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                    walk(graph.node)
+
+    walk(model.graph.node)
+    for function in model.functions:
+        walk(function.node)
+    return Residency(ops=dict(ops), unit="ONNX nodes",
+                     note=f"{len(model.functions)} local functions, their nodes counted" if model.functions else None)

@@ -1,14 +1,20 @@
 """Run `.tflite` artifacts with LiteRT's interpreter (`ai_edge_litert`); NHWC I/O is detected from the signature.
+
+`residency(path)` reads the flatbuffer itself: operators by name, TRANSPOSE count, GPU analyzer verdict.
 """
 
 from __future__ import annotations
 
+import functools
+import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from pix2mobile.errors import ExportError
+from pix2mobile.manifest import Residency
 from pix2mobile.models.spec import IOSpec
 from pix2mobile.runtimes.common import Runner, call_runner, require
 
@@ -46,3 +52,94 @@ def load_runner(path: str | Path, io: IOSpec) -> Runner:
 
 def is_nhwc(shape: tuple[int, ...], channels: int) -> bool:
     return len(shape) == 4 and shape[-1] == channels and shape[1] != channels
+
+
+def residency(path: str | Path) -> Residency:
+    """The model's operators by builtin name (a custom op as "CUSTOM:NAME"), every subgraph counted,
+    read from the flatbuffer itself (no interpreter); its TRANSPOSE count; and LiteRT's GPU delegate
+    analyzer verdict (`gpu_verdict`)."""
+    require("ai_edge_litert.interpreter", "ai-edge-litert", "reading a .tflite model")
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools.flatbuffer_utils import get_builtin_code_from_operator_code
+
+    model = schema.Model.GetRootAs(Path(path).read_bytes(), 0)
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    ops: Counter[str] = Counter()
+    for i in range(model.SubgraphsLength()):
+        subgraph = model.Subgraphs(i)
+        for j in range(subgraph.OperatorsLength()):
+            code = model.OperatorCodes(subgraph.Operators(j).OpcodeIndex())
+            builtin = get_builtin_code_from_operator_code(code)
+            if builtin == schema.BuiltinOperator.CUSTOM:
+                ops[f"CUSTOM:{(code.CustomCode() or b'?').decode(errors='replace')}"] += 1
+            else:
+                ops[names.get(builtin, f"BUILTIN_{builtin}")] += 1
+    gpu, note = gpu_verdict(path)
+    return Residency(ops=dict(ops), unit="ops", layout_transposes=ops.get("TRANSPOSE", 0), gpu_compatible=gpu,
+                     note=note)
+
+
+GPU_WARNING = "GPU COMPATIBILITY WARNING:"
+GPU_OK = "compatible with GPU delegate"
+
+
+def gpu_verdict(path: str | Path) -> tuple[bool | None, str | None]:
+    """(compatible, note) from LiteRT's model analyzer with its GPU delegate check on.
+
+    False with the first incompatible op and the analyzer's reason as the note; True when the
+    analyzer says the model "looks compatible"; None with a note when there is no verdict: the
+    analyzer (a private module of ai_edge_litert) is missing, or it does not check at all. The
+    latter is what ai-edge-litert 2.x ships: its `model_analyzer.cc` never calls the GPU check and
+    calls every model compatible, so `analyzer_checks_gpu` first feeds it a model with a custom op
+    no GPU delegate has, and a verdict it cannot fail is not recorded."""
+    try:
+        from ai_edge_litert import _pywrap_analyzer_wrapper as analyzer
+    except ImportError as exc:
+        return None, f"GPU compatibility not checked: LiteRT's analyzer is not importable ({exc})"
+    if not analyzer_checks_gpu():
+        return None, ("GPU compatibility not checked: this ai-edge-litert's model analyzer calls every model "
+                      "GPU-compatible (it passed a custom op no GPU delegate has)")
+    return parse_gpu_report(analyzer.ModelAnalyzer(str(path), True, True))
+
+
+def parse_gpu_report(text: str) -> tuple[bool | None, str | None]:
+    """The analyzer's report -> (compatible, the first incompatible op and why, or None)."""
+    last_op, reasons = "", []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("Op#"):
+            last_op = stripped.split("(", 1)[0]
+        elif stripped.startswith(GPU_WARNING):
+            reason = stripped[len(GPU_WARNING):].strip()
+            if "has GPU delegate compatibility issues" not in reason:
+                reasons.append(f"{last_op}: {reason}" if last_op else reason)
+    if reasons or GPU_WARNING in text:
+        return False, reasons[0] if reasons else "the GPU analyzer reports compatibility issues"
+    if GPU_OK in text:
+        return True, None
+    return None, "GPU compatibility not checked: the analyzer gave no verdict"
+
+
+@functools.lru_cache(maxsize=1)
+def analyzer_checks_gpu() -> bool:
+    """Whether LiteRT's analyzer fails a model it must fail: one op, a custom op no GPU delegate has."""
+    from ai_edge_litert import _pywrap_analyzer_wrapper as analyzer
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools.flatbuffer_utils import convert_object_to_bytearray
+
+    model, subgraph, code, op = schema.ModelT(), schema.SubGraphT(), schema.OperatorCodeT(), schema.OperatorT()
+    tensors = []
+    for name in ("x", "y"):
+        t = schema.TensorT()
+        t.name, t.shape, t.type, t.buffer = name, [1, 4], schema.TensorType.FLOAT32, 0
+        tensors.append(t)
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.CUSTOM
+    code.customCode, code.version = "Pix2MobileNoGpuCanary", 1
+    op.opcodeIndex, op.inputs, op.outputs = 0, [0], [1]
+    subgraph.tensors, subgraph.inputs, subgraph.outputs, subgraph.operators = tensors, [0], [1], [op]
+    model.version, model.operatorCodes, model.subgraphs, model.buffers = 3, [code], [subgraph], [schema.BufferT()]
+    with tempfile.TemporaryDirectory(prefix="pix2mobile-gpu-") as tmp:
+        canary = Path(tmp) / "canary.tflite"
+        canary.write_bytes(bytes(convert_object_to_bytearray(model)))
+        verdict, _ = parse_gpu_report(analyzer.ModelAnalyzer(str(canary), True, True))
+    return verdict is False

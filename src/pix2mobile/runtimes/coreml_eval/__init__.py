@@ -7,6 +7,6 @@ would ship so the parity gate can judge it. See `evaluator`'s docstring for what
 
 from __future__ import annotations
 
-from pix2mobile.runtimes.coreml_eval.evaluator import CoreMLModel, describe, run_coreml
+from pix2mobile.runtimes.coreml_eval.evaluator import CoreMLModel, describe, read_spec, run_coreml
 
-__all__ = ["CoreMLModel", "describe", "run_coreml"]
+__all__ = ["CoreMLModel", "describe", "read_spec", "run_coreml"]

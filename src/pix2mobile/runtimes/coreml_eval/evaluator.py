@@ -203,6 +203,13 @@ def _parse(path: Path) -> Any:
     return spec
 
 
+def read_spec(path: str | Path) -> Any:
+    """The model spec (`Model_pb2.Model`) of a `.mlpackage` (its root model) or a `.mlmodel`, parsed
+    only: no weights read, nothing evaluated."""
+    path = Path(path)
+    return _read_package(path)[0] if path.suffix == ".mlpackage" or path.is_dir() else _parse(path)
+
+
 def _read_package(path: Path) -> tuple[Any, Path]:
     """The root model spec of a package (Manifest.json names it) and its weights folder."""
     if not path.is_dir():
