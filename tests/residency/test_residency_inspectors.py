@@ -8,6 +8,7 @@ import re
 from collections import Counter
 
 import pytest
+import torch
 
 from pix2mobile.convert.formats import FORMATS
 from pix2mobile.manifest import artifact_path
@@ -17,17 +18,35 @@ from residency_nets import CUSTOM_OP, Portable, hand_tflite, lower_pte
 
 
 def partitions_and_portable(notes) -> tuple[int, Counter]:
-    """(XNNPACK partitions, portable op -> count) from `convert.pte._delegation_notes`. Its graph walk
-    also counts memory planning's `alloc` nodes, which are no instruction of the program: left out."""
+    """(XNNPACK partitions, portable op -> count) from `convert.pte._delegation_notes`."""
     text = " | ".join(notes)
     partitions = int(re.search(r"XNNPACK delegate: (\d+) partition", text).group(1))
     portable = Counter()
     found = re.search(r"ops left on portable kernels: ([^|]*)", text)
     for item in (found.group(1).split(", ") if found else []):
         name, count = item.strip().rsplit(" x", 1)
-        if name != "alloc":
-            portable[name] += int(count)
+        portable[name] += int(count)
     return partitions, portable
+
+
+def test_plain_pte_record_agrees_with_the_lowering(tmp_path):
+    """The graph as ExecuTorch lowers it without `convert.mobile_graph`: split, with portable kernels;
+    the record read from the file counts what the lowering reported."""
+    from pix2mobile.convert.mobile_graph import plain_graphs
+    from pix2mobile.models import MODELS
+    from pix2mobile.pipelines.export import export_model
+
+    spec = MODELS["fast_style/lite"]
+    torch.manual_seed(0)
+    with plain_graphs():
+        manifest = export_model(spec.create(width=8, n_res=1).eval(), spec, 32, ["pte"], tmp_path,
+                                options={"width": 8, "n_res": 1}, samples=1)
+    row = manifest.artifact("pte", "fp32")
+    partitions, notes_portable = partitions_and_portable(row.notes)
+    assert row.residency.delegate_segments == partitions > 1
+    assert Counter({short(k): v for k, v in row.residency.portable_calls.items()}) == notes_portable
+    assert {"abs", "index", "_native_batch_norm_legit", "upsample_nearest2d"} <= set(notes_portable)
+    assert not row.residency.clean()
 
 
 def short(op: str) -> str:
@@ -87,11 +106,10 @@ def test_style_pte_agrees_with_the_lowering_notes(style_export):
     assert record.delegate_segments == partitions
     assert Counter({short(k): v for k, v in record.portable_calls.items()}) == notes_portable
     assert record.ops["delegate:XnnpackBackend"] == record.delegate_segments
-    assert record.problems() == ([] if record.clean() else record.problems())
-    # Today's graph (reflection pads, instance norm pieces, nearest upsampling) leaves XNNPACK split with
-    # portable kernels between its segments. The graph rewrite of convert/pte.py is meant to make this
-    # 1 segment / 0 calls: when it lands, turn this into `assert record.clean()`.
-    assert record.delegate_segments > 1 and record.portable_total > 0, record.summary()
+    # convert.mobile_graph rewrites reflection pads, instance norms and nearest upsampling into ops
+    # XNNPACK takes: one delegate segment, no portable kernel (as lowered plainly: 31 and 239 at 256x256).
+    assert record.clean() and record.problems() == [], record.summary()
+    assert record.delegate_segments == 1 and record.portable_calls == {}, record.summary()
 
 
 def test_style_tflite_ops_are_what_the_interpreter_builds(style_export):

@@ -107,7 +107,8 @@ def _delegation_notes(graph_module: Any) -> list[str]:
         name = getattr(node.target, "__name__", str(node.target))
         if "call_delegate" in name:
             delegated += 1
-        elif name != "getitem":   # "aten.sub.Tensor" -> "sub"; other namespaces keep theirs
+        elif name not in ("getitem", "alloc"):   # alloc: memory planning's, no kernel call
+            # "aten.sub.Tensor" -> "sub"; other namespaces keep theirs
             portable[name.split(".")[1] if name.startswith("aten.") else name.rsplit(".", 1)[0]] += 1
     notes = [f"XNNPACK delegate: {delegated} partition(s)"]
     if portable:
