@@ -97,7 +97,7 @@ def gpu_verdict(path: str | Path) -> tuple[bool | None, str | None]:
     try:
         from ai_edge_litert import _pywrap_analyzer_wrapper as analyzer
     except ImportError:
-        return rules_verdict(path)
+        return rules_verdict(path, "LiteRT's analyzer is not importable")
     if not analyzer_checks_gpu():
         return rules_verdict(path)
     return parse_gpu_report(analyzer.ModelAnalyzer(str(path), True, True))
@@ -106,18 +106,19 @@ def gpu_verdict(path: str | Path) -> tuple[bool | None, str | None]:
 RULES = "GPU rules ({} transcription)"
 
 
-def rules_verdict(path: str | Path) -> tuple[bool | None, str | None]:
+def rules_verdict(path: str | Path, why: str = "this ai-edge-litert's analyzer does not check"
+                  ) -> tuple[bool | None, str | None]:
     """(compatible, note) from `tflite_gpu.check_gpu`: LiteRT's gpu_compatibility.cc and the GPU
     delegate's model_builder.cc gate, transcribed. False with the first issue as the note, prefixed
     with whose rule it is ("GPU rules (gpu_compatibility.cc transcription): Op#12 CUSTOM:X: ...");
-    True with a note saying where the verdict came from; None when the file cannot be read."""
+    True with a note saying where the verdict came from (and `why` not from LiteRT); None when the
+    file cannot be read."""
     try:
         issues = check_gpu(path)
     except Exception as exc:  # a file the rules cannot read: no verdict, and the note says why
         return None, f"GPU compatibility not checked: {type(exc).__name__}: {exc}"
     if not issues:
-        return True, (f"{RULES.format('gpu_compatibility.cc + model_builder.cc')}: every op passes "
-                      "(this ai-edge-litert's analyzer does not check)")
+        return True, f"{RULES.format('gpu_compatibility.cc + model_builder.cc')}: every op passes ({why})"
     more = f" (+{len(issues) - 1} more)" if len(issues) > 1 else ""
     return False, f"{RULES.format(issues[0].rule)}: {issues[0]}{more}"
 
