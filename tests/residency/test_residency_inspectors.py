@@ -59,12 +59,14 @@ def test_hand_built_tflite_op_mix(tmp_path):
     assert record.ops == {"TRANSPOSE": 2, "ADD": 1, f"CUSTOM:{CUSTOM_OP}": 1} and record.unit == "ops"
     assert record.layout_transposes == 2 and record.delegate_segments is None and record.portable_calls is None
     assert "2 layout TRANSPOSEs" in record.problems()
-    if tflite_runtime.analyzer_checks_gpu():      # a LiteRT whose analyzer runs the GPU check
-        assert record.gpu_compatible is False and CUSTOM_OP in record.note
-    else:                                         # ai-edge-litert 2.x: it passes everything, so no verdict
-        assert record.gpu_compatible is None and "not checked" in record.note
+    assert record.gpu_compatible is False and CUSTOM_OP in record.note
+    if not tflite_runtime.analyzer_checks_gpu():  # ai-edge-litert 2.x: the transcribed rules decide
+        assert record.note == (f"GPU rules (gpu_compatibility.cc transcription): Op#3 CUSTOM:{CUSTOM_OP}: "
+                               f"Not supported custom op {CUSTOM_OP}")
     plain = tflite_runtime.residency(hand_tflite(tmp_path / "plain.tflite"))
     assert plain.ops == {"TRANSPOSE": 2, "ADD": 1}
+    assert plain.gpu_compatible is True          # TRANSPOSE is a GPU op; the 2 are a layout problem only
+    assert plain.problems() == ["2 layout TRANSPOSEs"]
 
 
 def test_gpu_report_parsing():

@@ -1,6 +1,7 @@
 """Run `.tflite` artifacts with LiteRT's interpreter (`ai_edge_litert`); NHWC I/O is detected from the signature.
 
-`residency(path)` reads the flatbuffer itself: operators by name, TRANSPOSE count, GPU analyzer verdict.
+`residency(path)` reads the flatbuffer itself: operators by name, TRANSPOSE count, GPU verdict (LiteRT's
+analyzer where it checks, else pix2mobile's transcription of the GPU delegate's rules, `tflite_gpu`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pix2mobile.errors import ExportError
 from pix2mobile.manifest import Residency
 from pix2mobile.models.spec import IOSpec
 from pix2mobile.runtimes.common import Runner, call_runner, require
+from pix2mobile.runtimes.tflite_gpu import check_gpu
 
 SIGNATURE = "serving_default"
 
@@ -56,8 +58,8 @@ def is_nhwc(shape: tuple[int, ...], channels: int) -> bool:
 
 def residency(path: str | Path) -> Residency:
     """The model's operators by builtin name (a custom op as "CUSTOM:NAME"), every subgraph counted,
-    read from the flatbuffer itself (no interpreter); its TRANSPOSE count; and LiteRT's GPU delegate
-    analyzer verdict (`gpu_verdict`)."""
+    read from the flatbuffer itself (no interpreter); its TRANSPOSE count; and its GPU delegate
+    verdict (`gpu_verdict`)."""
     require("ai_edge_litert.interpreter", "ai-edge-litert", "reading a .tflite model")
     from ai_edge_litert import schema_py_generated as schema
     from ai_edge_litert.tools.flatbuffer_utils import get_builtin_code_from_operator_code
@@ -84,22 +86,41 @@ GPU_OK = "compatible with GPU delegate"
 
 
 def gpu_verdict(path: str | Path) -> tuple[bool | None, str | None]:
-    """(compatible, note) from LiteRT's model analyzer with its GPU delegate check on.
+    """(compatible, note): from LiteRT's model analyzer with its GPU delegate check on where that
+    analyzer checks, else from `rules_verdict` (pix2mobile's transcription of the rules).
 
-    False with the first incompatible op and the analyzer's reason as the note; True when the
-    analyzer says the model "looks compatible"; None with a note when there is no verdict: the
-    analyzer (a private module of ai_edge_litert) is missing, or it does not check at all. The
-    latter is what ai-edge-litert 2.x ships: its `model_analyzer.cc` never calls the GPU check and
-    calls every model compatible, so `analyzer_checks_gpu` first feeds it a model with a custom op
-    no GPU delegate has, and a verdict it cannot fail is not recorded."""
+    From the analyzer: False with the first incompatible op and its reason as the note, True when it
+    says the model "looks compatible", None when it gives no verdict. ai-edge-litert 2.x ships an
+    analyzer that never calls the GPU check (`model_analyzer.cc`) and calls every model compatible:
+    `analyzer_checks_gpu` feeds it a model with a custom op no GPU delegate has, and when it passes
+    that (or the analyzer, a private module of ai_edge_litert, is missing) the rules decide."""
     try:
         from ai_edge_litert import _pywrap_analyzer_wrapper as analyzer
-    except ImportError as exc:
-        return None, f"GPU compatibility not checked: LiteRT's analyzer is not importable ({exc})"
+    except ImportError:
+        return rules_verdict(path, "LiteRT's analyzer is not importable")
     if not analyzer_checks_gpu():
-        return None, ("GPU compatibility not checked: this ai-edge-litert's model analyzer calls every model "
-                      "GPU-compatible (it passed a custom op no GPU delegate has)")
+        return rules_verdict(path)
     return parse_gpu_report(analyzer.ModelAnalyzer(str(path), True, True))
+
+
+RULES = "GPU rules ({} transcription)"
+
+
+def rules_verdict(path: str | Path, why: str = "this ai-edge-litert's analyzer does not check"
+                  ) -> tuple[bool | None, str | None]:
+    """(compatible, note) from `tflite_gpu.check_gpu`: LiteRT's gpu_compatibility.cc and the GPU
+    delegate's model_builder.cc gate, transcribed. False with the first issue as the note, prefixed
+    with whose rule it is ("GPU rules (gpu_compatibility.cc transcription): Op#12 CUSTOM:X: ...");
+    True with a note saying where the verdict came from (and `why` not from LiteRT); None when the
+    file cannot be read."""
+    try:
+        issues = check_gpu(path)
+    except Exception as exc:  # a file the rules cannot read: no verdict, and the note says why
+        return None, f"GPU compatibility not checked: {type(exc).__name__}: {exc}"
+    if not issues:
+        return True, f"{RULES.format('gpu_compatibility.cc + model_builder.cc')}: every op passes ({why})"
+    more = f" (+{len(issues) - 1} more)" if len(issues) > 1 else ""
+    return False, f"{RULES.format(issues[0].rule)}: {issues[0]}{more}"
 
 
 def parse_gpu_report(text: str) -> tuple[bool | None, str | None]:
