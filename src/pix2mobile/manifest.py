@@ -213,8 +213,10 @@ class Residency:
     delegate_segments: .pte, DelegateCall instructions (XNNPACK partitions).
     portable_calls: .pte, operator -> count of KernelCall instructions outside any delegate.
     layout_transposes: .tflite, TRANSPOSE operators.
-    gpu_compatible: .tflite, LiteRT's GPU delegate analyzer verdict (None: not checked, see note).
-    note: why a figure is missing, or the first reason the GPU analyzer gave.
+    gpu_compatible: .tflite, whether every op passes LiteRT's GPU delegate rules: its model analyzer's
+      verdict where it checks, else `runtimes.tflite_gpu`'s transcription of those rules (the note says
+      which); None: not checked, see note.
+    note: why a figure is missing, or where the GPU verdict came from and its first reason.
 
     `problems()` lists why the artifact is not mobile-clean: a .pte must be one delegate
     segment with no portable kernel call; a .tflite must hold no layout TRANSPOSE and must not be

@@ -18,7 +18,7 @@ count, layout TRANSPOSEs and LiteRT's GPU verdict of a `.tflite`) is read from e
 
 Targets (issue 17; exit 1 when one is missed, each printed with the reason):
 - every "after" `.pte` has 1 delegate segment and 0 portable-kernel calls; every "after"
-  `.tflite` passes LiteRT's GPU-compatibility analyzer and has no TRANSPOSE;
+  `.tflite` passes LiteRT's GPU delegate rules (`runtimes.tflite_gpu`) and has no TRANSPOSE;
 - johnson and lite: "after" `.tflite` and `.pte` fp32 at least --min-fp32-speedup (1.5) x eager;
 - johnson: an "after" int8 at least --min-int8-speedup (2.5) x eager at --min-int8-psnr (35) dB;
 - lite: an "after" int8 at most --max-lite-int8-ms (25) ms;

@@ -24,7 +24,7 @@ rows (runtime or device absent) do not count. The report is written either way.
 --require-resident: the same gate (alone or with --fail-below) on where each artifact's ops
 run, the residency recorded in its manifest row (or read from the file for older manifests):
 a .pte fails unless it is one XNNPACK delegate segment with no portable-kernel call, a .tflite
-fails with any layout TRANSPOSE op or when LiteRT's analyzer calls it GPU-incompatible. The
+fails with any layout TRANSPOSE op or when an op breaks LiteRT's GPU delegate rules. The
 summary names each row and why ("pte fp32: 31 delegate segments, 239 portable calls"). Formats
 without a rule (Core ML, ONNX) or without a record (.ptl) pass; report.md shows every record.
 """
