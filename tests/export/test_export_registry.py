@@ -1,5 +1,6 @@
 """MODELS x FORMATS: every registry variant, lightly trained at its smallest size, exports to every
-format and passes every gate; each artifact is reopened and run by its own runtime."""
+format (and pte int8) and passes every gate; each artifact is reopened and run by its own runtime, and
+its residency record says its ops run where the mobile graph rewrites put them."""
 
 from __future__ import annotations
 
@@ -55,8 +56,10 @@ def test_every_registry_row_is_covered():
 @pytest.mark.parametrize("key", sorted(TINY))
 def test_variant_exports_to_all_formats(key, tmp_path):
     spec, generator, options, size = _trained(key)
-    manifest = export_model(generator, spec, size, None, tmp_path, options=options, checkpoint_sha256="0" * 64)
-    assert [a.format for a in manifest.artifacts] == list(FORMATS)
+    manifest = export_model(generator, spec, size, None, tmp_path, options=options, checkpoint_sha256="0" * 64,
+                            precisions={"pte": ["fp32", "int8"]})
+    assert [a.format for a in manifest.artifacts] == [f for f in FORMATS for _ in (("fp32", "int8") if f == "pte"
+                                                                                   else ("",))]
     failed = {(a.format, a.precision): a.reason for a in manifest.artifacts if not a.ok}
     if key in FP16_OVERFLOWS:
         assert list(failed) == [("mlpackage", "fp16")] and "parity gate" in failed["mlpackage", "fp16"], failed
@@ -72,7 +75,16 @@ def test_variant_exports_to_all_formats(key, tmp_path):
     with torch.no_grad():
         ref = module(*inputs).numpy()
     lo, hi = spec.io.outputs[0].range
-    for art in (a for a in manifest.artifacts if a.ok):
+    # where the ops run (convert.mobile_graph): every .pte, fp32 and int8, is one XNNPACK delegate segment with
+    # no portable kernel; every .tflite holds no TRANSPOSE and passes LiteRT's GPU delegate rules
+    for art in manifest.artifacts:
+        if art.format == "pte":
+            assert art.residency.delegate_segments == 1 and art.residency.portable_calls == {}, \
+                (art.precision, art.residency.summary())
+        if art.format == "tflite":
+            assert art.residency.layout_transposes == 0 and art.residency.gpu_compatible is True, \
+                art.residency.summary()
+    for art in (a for a in manifest.artifacts if a.ok and a.precision != "int8"):   # int8: its 30 dB gate
         got = FORMATS[art.format].runner_fn(tmp_path / art.file, spec.io)(inputs)[0]
         err = np.abs(np.clip((got - lo) / (hi - lo), 0, 1) - np.clip((ref - lo) / (hi - lo), 0, 1)).max()
         assert err < (0.03 if art.precision == "fp16" else 1e-3), (art.format, err)

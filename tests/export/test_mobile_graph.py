@@ -16,7 +16,8 @@ from torch import nn
 from pix2mobile.convert import pte as pte_export
 from pix2mobile.convert import tflite as tflite_export
 from pix2mobile.convert.mobile_graph import (MAX_SHIFT, REWRITTEN, ExplicitInstanceNorm2d, MobilePlan,
-                                             SliceReflectionPad2d, expand_as_add, fp16_shifts, mobile_graph,
+                                             SliceReflectionPad2d, expand_as_add, fold_constants, fp16_shifts,
+                                             mobile_graph,
                                              nearest_as_concat, plain_graphs)
 from pix2mobile.models import MODELS
 from pix2mobile.pipelines.export import parity_inputs
@@ -113,6 +114,30 @@ def test_expand_and_batched_matmul_as_add():
         assert torch.equal(got, want)
     targets = {str(n.target) for n in graph.graph.nodes if n.op == "call_function"}
     assert not any("expand" in t or "matmul" in t for t in targets), targets
+
+
+def test_fold_constants_computes_weight_only_ops_once():
+    class Mixed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Parameter(torch.randn(4, 5))
+            self.b = nn.Parameter(torch.randn(5, 3))
+
+        def forward(self, x):
+            w = torch.matmul(self.a, self.b).t() * 2.0          # weights only: folded
+            return torch.matmul(x, w.t()) + torch.rand_like(x[..., :1]) * 0   # rand: never folded
+
+    x = torch.randn(2, 4)
+    module = Mixed()
+    graph = torch.export.export(module, (x,)).module()
+    assert fold_constants(graph) == 1
+    torch.manual_seed(0)
+    want = module(x)
+    torch.manual_seed(0)
+    assert torch.equal(graph(x), want)
+    targets = [str(n.target) for n in graph.graph.nodes if n.op == "call_function"]
+    assert any("rand" in t for t in targets), targets                  # left in place
+    assert sum("matmul" in t or ".mm" in t for t in targets) == 1, targets    # only x @ w remains
 
 
 def _fp16_square_overflows(module: nn.Module, inputs) -> int:

@@ -159,8 +159,8 @@ FORMATS: dict[str, ExportFormat] = {
         device=DeviceTool("TFLite benchmark_model", "benchmark_model", "tflite_benchmark_model.sh",
                           parse_benchmark_model),
         colour="tab:green", residency_fn=tflite_runtime.residency,
-        residency="ops by builtin name, layout TRANSPOSE count, GPU delegate verdict (LiteRT's rules; clean: 0 TRANSPOSE, "
-                  "not GPU-incompatible)",
+        residency="ops by builtin name, layout TRANSPOSE count, GPU delegate verdict (LiteRT's rules; "
+                  "clean: 0 TRANSPOSE, not GPU-incompatible)",
         sizes="the fixed graph resized at load time (resize_tensor_input) where it runs, else litert-torch "
               "dynamic_shapes; fixed with a note when neither matches eager (nearest upsampling, slices)"),
     "mlpackage": ExportFormat(

@@ -41,6 +41,10 @@ morph's batched matmuls (ExecuTorch decomposes matmul into expand_copy + bmm) st
 `expand_copy` kernels between delegate segments (2 and 6 segments). `expand_as_add` writes each
 expand as x + zeros of the broadcast shape (an add XNNPACK broadcasts itself) and each batched
 matmul as bmm of operands broadcast that way.
+
+Constants. ExecuTorch folds no constant subexpression: the morph's first layer (its constant
+coordinate grid times each MLP's weights) stayed two portable `mm` calls and split the delegate.
+`fold_constants` computes such ops once at export and stores their results as buffers.
 """
 
 from __future__ import annotations
@@ -79,6 +83,7 @@ class MobilePlan:
     fp16_safe: with `instance_norm`, scale d by 2^-k so its square cannot overflow fp16.
     nearest_upsample: nearest upsampling by integer factors as reshapes and concatenations.
     broadcast_add: `expand` (BicycleGAN's z maps, the morph's batched matmuls) as an add of zeros.
+    fold_constants: ops whose inputs are all weights or buffers computed once, at export.
     """
 
     reflection_pad: bool = False
@@ -86,14 +91,16 @@ class MobilePlan:
     fp16_safe: bool = False
     nearest_upsample: bool = False
     broadcast_add: bool = False
+    fold_constants: bool = False
 
     def __bool__(self) -> bool:
-        return self.reflection_pad or self.instance_norm or self.nearest_upsample or self.broadcast_add
+        return (self.reflection_pad or self.instance_norm or self.nearest_upsample or self.broadcast_add
+                or self.fold_constants)
 
     @property
     def edits_graph(self) -> bool:
         """The plan needs the `torch.export` graph (its result is a graph module)."""
-        return self.nearest_upsample or self.broadcast_add
+        return self.nearest_upsample or self.broadcast_add or self.fold_constants
 
 
 class SliceReflectionPad2d(nn.Module):
@@ -293,6 +300,51 @@ def expand_as_add(graph_module: Any) -> int:
     return replaced
 
 
+_IMPURE = ("rand", "normal", "uniform", "bernoulli", "dropout", "empty", "multinomial")
+
+
+def fold_constants(graph_module: Any) -> int:
+    """Compute every op whose inputs are all weights, buffers or literals once, now; how many results
+    the graph then reads as buffers. The same ops on the same values: the same numbers.
+
+    Only results a non-constant op reads are stored (intermediate constants are dropped with the
+    ops that made them). Random and uninitialised-memory ops are never folded."""
+    graph = graph_module.graph
+    values: dict[Any, Any] = {}
+    for node in graph.nodes:
+        if node.op == "get_attr":
+            value: Any = graph_module
+            for part in str(node.target).split("."):
+                value = getattr(value, part)
+            values[node] = value
+        elif node.op == "call_function" and node.all_input_nodes \
+                and all(n in values for n in node.all_input_nodes) \
+                and str(getattr(node.target, "__module__", "")).startswith("torch") \
+                and not any(word in str(node.target) for word in _IMPURE):
+            args = torch.fx.node.map_arg(node.args, lambda n: values[n])
+            kwargs = torch.fx.node.map_arg(node.kwargs, lambda n: values[n])
+            with torch.no_grad():
+                values[node] = node.target(*args, **kwargs)
+    folded = 0
+    for node in list(graph.nodes):
+        if node.op != "call_function" or node not in values or not isinstance(values[node], torch.Tensor):
+            continue
+        if all(user in values for user in node.users):
+            continue
+        name = f"pix2mobile_folded_{folded}"
+        graph_module.register_buffer(name, values[node].detach().clone())
+        with graph.inserting_before(node):
+            new = graph.get_attr(name)
+        new.meta = dict(node.meta)
+        node.replace_all_uses_with(new)
+        folded += 1
+    if folded:
+        graph.eliminate_dead_code()
+        graph.lint()
+        graph_module.recompile()
+    return folded
+
+
 def _nearest_concat(x: torch.Tensor, fh: int, fw: int) -> torch.Tensor:
     """Nearest upsampling by (fh, fw) from 4-D reshapes and concatenations (see the module docstring)."""
     n, c, h, w = x.shape
@@ -332,11 +384,14 @@ def mobile_graph(module: nn.Module, example_inputs: Sequence[torch.Tensor], plan
             graph_module: Any = torch.export.export(out.eval(), tuple(example_inputs)).module()
         upsamples = nearest_as_concat(graph_module) if plan.nearest_upsample else 0
         expands = expand_as_add(graph_module) if plan.broadcast_add else 0
+        folded = fold_constants(graph_module) if plan.fold_constants else 0
         if upsamples:
             notes.append(f"rewrite: {upsamples} nearest upsample(s) as reshapes + concatenation")
         if expands:
             notes.append(f"rewrite: {expands} broadcast(s) (expand, batched matmul) as an add of zeros")
-        if upsamples or expands:
+        if folded:
+            notes.append(f"rewrite: {folded} constant subexpression(s) computed at export")
+        if upsamples or expands or folded:
             for sub in graph_module.modules():   # exported modules refuse .eval(); the graph is eval already
                 sub.training = False
             out = graph_module

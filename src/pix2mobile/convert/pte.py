@@ -36,7 +36,8 @@ from pix2mobile.runtimes.common import as_outputs, first_line, require
 
 log = logging.getLogger(__name__)
 
-PLAN = MobilePlan(reflection_pad=True, instance_norm=True, nearest_upsample=True, broadcast_add=True)
+PLAN = MobilePlan(reflection_pad=True, instance_norm=True, nearest_upsample=True, broadcast_add=True,
+                  fold_constants=True)
 """fp32 XNNPACK on a phone CPU: no fp16 scaling needed."""
 
 

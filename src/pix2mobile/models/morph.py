@@ -124,9 +124,15 @@ class MorphGenerator(nn.Module):
         last = len(self.layers_a) - 1
         layers = zip(cast(Iterable[nn.Linear], self.layers_a), cast(Iterable[nn.Linear], self.layers_b))
         for i, (la, lb) in enumerate(layers):
-            weight = b * la.weight + a * lb.weight               # (N, out, in)
             bias = b * la.bias + a * lb.bias                     # (N, 1, out)
-            h = torch.matmul(h, weight.transpose(1, 2)) + bias   # (N, P, out)
+            if i == 0:
+                # The grid is constant, so blend the first layer's outputs rather than its weights (the same
+                # sum by linearity): grid @ W^T folds to two constants, where a matmul of the constant grid
+                # by blended weights became FULLY_CONNECTED + TRANSPOSE in TFLite.
+                h = b * torch.matmul(h, la.weight.t()) + a * torch.matmul(h, lb.weight.t()) + bias
+            else:
+                weight = b * la.weight + a * lb.weight           # (N, out, in)
+                h = torch.matmul(h, weight.transpose(1, 2)) + bias   # (N, P, out)
             h = torch.sigmoid(h) if i == last else torch.relu(h)
         return _to_image(h, self.size)
 
