@@ -59,8 +59,8 @@ def _generator(key: str, size: int, steps: int, cache: Path) -> Any:
         return _trained(key, {}, size, steps, cache)[1]
     spec = MODELS[key]
     torch.manual_seed(0)
-    stack = spec.create()
-    morph = lightly_train(spec.exportable(stack, (size, size)), spec.io, size, steps=steps)
+    stack: Any = spec.create()
+    morph: Any = lightly_train(spec.exportable(stack, (size, size)), spec.io, size, steps=steps)
     stack.mlps[0].layers.load_state_dict(morph.layers_a.state_dict())
     stack.mlps[1].layers.load_state_dict(morph.layers_b.state_dict())
     return stack.eval()
@@ -99,10 +99,11 @@ def main(argv: list[str] | None = None) -> int:
                                             precisions={"mlpackage": ["fp16"]}, samples=args.samples, force=True,
                                             sizes=group[1:] or None)
                 art = manifest.artifacts[0]
-                by_size = dict(art.parity.psnr_db_by_size) or {f"{group[0]}x{group[0]}": art.parity.psnr_db}
+                by_size: dict[str, float | None] = dict(art.parity.psnr_db_by_size)
+                if len(group) == 1 or not by_size:          # one size, or the others were never reached
+                    by_size = {f"{group[0]}x{group[0]}": art.parity.psnr_db}
                 for size in group:
-                    label = f"{size}x{size}"
-                    psnr = by_size.get(label)
+                    psnr = by_size.get(f"{size}x{size}")
                     rows.append({"variant": key, "phase": phase, "size": size, "psnr_db": psnr, "status": art.status,
                                  "reason": art.reason, "shapes": art.shapes.kind,
                                  "notes": [n for n in art.notes if "fp16" in n or "InstanceNorm" in n]})
@@ -110,8 +111,8 @@ def main(argv: list[str] | None = None) -> int:
                     misses.append(f"{key} at {', '.join(str(s) for s in group)}: {art.reason}")
     print(f"\n{'variant':26s} {'graph':7s} {'size':>9s} {'PSNR dB':>8s}  status")
     for r in rows:
-        psnr = "-" if r["psnr_db"] is None else f"{r['psnr_db']:.1f}"
-        print(f"{r['variant']:26s} {r['phase']:7s} {r['size']:>4d}x{r['size']:<4d} {psnr:>8s}  {r['status']}"
+        text = "-" if r["psnr_db"] is None else f"{r['psnr_db']:.1f}"
+        print(f"{r['variant']:26s} {r['phase']:7s} {r['size']:>4d}x{r['size']:<4d} {text:>8s}  {r['status']}"
               + (f" ({r['reason']})" if r["reason"] else ""))
     if args.json:
         from pix2mobile.files import write_json

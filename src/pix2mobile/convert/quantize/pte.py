@@ -75,7 +75,7 @@ def prepare_int8(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], ca
         stack = node.meta.get("nn_module_stack")
         return _in_norm(stack) or _under(stack, keep_float)
 
-    class Quantizer(xq.XNNPACKQuantizer):   # type: ignore[misc, name-defined]
+    class Quantizer(xq.XNNPACKQuantizer):   # type: ignore[name-defined]
         """XNNPACK's quantizer, then every annotation inside a float region removed. Its filter
         function alone does not do it: `propagate_annotation` gives every observer-sharing op
         (mean, relu, slice, reshape) the annotation of its input whatever the filter says, so a
