@@ -41,3 +41,21 @@ def test_int8_folds_into_xnnpack_and_keep_float_leaves_the_conv_float(cycle, cal
         prepare_int8(module, calib.samples[0], calib, keep_float=("net.99",))
     with pytest.raises(ConfigError, match="needs calibration"):
         prepare_int8(module, calib.samples[0], None)
+
+
+@pytest.mark.slow
+def test_int8_keeps_the_written_out_norms_float(cycle, calib):
+    """convert.mobile_graph writes InstanceNorm out before PT2E; every op of those norms stays float, even
+    the mean of a quantized conv output, which XNNPACK's quantizer would otherwise annotate by propagation."""
+    module, _ = cycle
+    quantized, notes = prepare_int8(module, calib.samples[0], calib)
+    assert any("InstanceNorm2d written out" in n for n in notes), notes
+    graph = quantized.graph_module.graph
+    means = [n for n in graph.nodes if n.op == "call_function" and "mean" in str(n.target)]
+    assert means, "the norms are written out"
+    for mean in means:
+        for user in mean.users:
+            assert "quantize_per_tensor" not in str(user.target), (mean, user)
+    # and the norm's float ops stay inside the one XNNPACK segment
+    ops = _lowered_ops(quantized, calib.samples[0])
+    assert ops.count("executorch_call_delegate") == 1, ops
