@@ -114,13 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         text = "-" if r["psnr_db"] is None else f"{r['psnr_db']:.1f}"
         print(f"{r['variant']:26s} {r['phase']:7s} {r['size']:>4d}x{r['size']:<4d} {text:>8s}  {r['status']}"
               + (f" ({r['reason']})" if r["reason"] else ""))
-    if args.json:
-        from pix2mobile.files import write_json
+    from pix2mobile.benchmark.targets import finish
 
-        write_json(args.json, {"rows": rows, "misses": misses})
-    for miss in misses:
-        print(f"target missed: {miss}", file=sys.stderr)
-    return 1 if misses else 0
+    return finish(args.json, {"rows": rows}, misses)
 
 
 if __name__ == "__main__":

@@ -79,12 +79,6 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _reexec_passive() -> None:
-    if os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE":
-        env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
-        os.execve(sys.executable, [sys.executable, "-m", "pix2mobile.benchmark.mobile_graphs", *sys.argv[1:]], env)
-
-
 def _machine(threads: int) -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -102,7 +96,9 @@ def _residency_text(res: Any) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _reexec_passive()
+    from pix2mobile.benchmark.targets import reexec_passive
+
+    reexec_passive("pix2mobile.benchmark.mobile_graphs")
     args = _parse(argv)
     import torch
 
@@ -193,14 +189,10 @@ def main(argv: list[str] | None = None) -> int:
 
         with atomic_path(args.markdown) as tmp:
             Path(tmp).write_text(markdown(rows, args))
-    if args.json:
-        from pix2mobile.files import write_json
+    from pix2mobile.benchmark.targets import finish
 
-        write_json(args.json, {"machine": _machine(args.threads), "size": args.size, "runs": args.runs,
-                               "rows": rows, "misses": misses})
-    for miss in misses:
-        print(f"target missed: {miss}", file=sys.stderr)
-    return 1 if misses else 0
+    return finish(args.json, {"machine": _machine(args.threads), "size": args.size, "runs": args.runs, "rows": rows},
+                  misses)
 
 
 FALLBACK = "int8+float"
@@ -218,7 +210,7 @@ def _fallbacks(spec: Any, generator: Any, manifest: Any, args: argparse.Namespac
 
     extra = []
     for art in manifest.artifacts:
-        if art.precision != "int8" or art.ok:
+        if art.precision != "int8" or art.ok or art.format not in PLAN:
             continue
         print(f"{spec.arch}: {art.format} int8 at {art.parity.psnr_db:.1f} dB misses its gate; searching float "
               f"fallback layers at {args.search_size}x{args.search_size}", flush=True)

@@ -60,12 +60,6 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _reexec_passive() -> None:
-    if os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE":
-        env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
-        os.execve(sys.executable, [sys.executable, "-m", "pix2mobile.benchmark.quant_speed", *sys.argv[1:]], env)
-
-
 def _trained(key: str, options: dict[str, Any], size: int, steps: int, cache: Path) -> Any:
     import torch
 
@@ -114,7 +108,9 @@ def _constant_bytes(fmt: str, path: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _reexec_passive()
+    from pix2mobile.benchmark.targets import reexec_passive
+
+    reexec_passive("pix2mobile.benchmark.quant_speed")
     args = _parse(argv)
     import torch
 
@@ -219,13 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     for e in results:
         if e["search"]:
             print(f"{e['model']} {e['format']}: {e['search']}")
-    if args.json:
-        from pix2mobile.files import write_json
+    from pix2mobile.benchmark.targets import finish
 
-        write_json(args.json, {"results": results, "misses": misses})
-    for miss in misses:
-        print(f"target missed: {miss}", file=sys.stderr)
-    return 1 if misses else 0
+    return finish(args.json, {"results": results}, misses)
 
 
 if __name__ == "__main__":

@@ -211,6 +211,23 @@ def swap_modules(module: nn.Module, plan: MobilePlan,
     return out, notes
 
 
+def _swap(node: Any, new: Any) -> None:
+    """Put `new` (a node just inserted before `node`, or one of its inputs) where `node` was."""
+    if new is not node.args[0]:
+        new.meta = dict(node.meta)
+    node.replace_all_uses_with(new)
+    node.graph.erase_node(node)
+
+
+def _recompiled(graph_module: Any, changes: int) -> int:
+    """Check and regenerate the graph module's code after `changes` edits (none: nothing to do)."""
+    if changes:
+        graph_module.graph.eliminate_dead_code()
+        graph_module.graph.lint()
+        graph_module.recompile()
+    return changes
+
+
 def nearest_as_concat(graph_module: Any) -> int:
     """Replace every integer-factor nearest upsample in a `torch.export` graph module; how many."""
     aten = torch.ops.aten
@@ -228,15 +245,9 @@ def nearest_as_concat(graph_module: Any) -> int:
         if oh % h or ow % w:
             continue
         with graph.inserting_before(node):
-            new = graph.call_function(_nearest_concat, (node.args[0], oh // h, ow // w))
-        new.meta = dict(node.meta)
-        node.replace_all_uses_with(new)
-        graph.erase_node(node)
+            _swap(node, graph.call_function(_nearest_concat, (node.args[0], oh // h, ow // w)))
         replaced += 1
-    if replaced:
-        graph.lint()
-        graph_module.recompile()
-    return replaced
+    return _recompiled(graph_module, replaced)
 
 
 def _zeros_for(graph_module: Any, shape: Sequence[int], dtype: torch.dtype) -> Any:
@@ -289,15 +300,9 @@ def expand_as_add(graph_module: Any) -> int:
                 new = graph.call_function(aten.bmm.default, (ba, bb))
         else:
             continue
-        if new is not node.args[0]:
-            new.meta = dict(node.meta)
-        node.replace_all_uses_with(new)
-        graph.erase_node(node)
+        _swap(node, new)
         replaced += 1
-    if replaced:
-        graph.lint()
-        graph_module.recompile()
-    return replaced
+    return _recompiled(graph_module, replaced)
 
 
 _IMPURE = ("rand", "normal", "uniform", "bernoulli", "dropout", "empty", "multinomial")
@@ -334,15 +339,9 @@ def fold_constants(graph_module: Any) -> int:
         name = f"pix2mobile_folded_{folded}"
         graph_module.register_buffer(name, values[node].detach().clone())
         with graph.inserting_before(node):
-            new = graph.get_attr(name)
-        new.meta = dict(node.meta)
-        node.replace_all_uses_with(new)
+            _swap(node, graph.get_attr(name))
         folded += 1
-    if folded:
-        graph.eliminate_dead_code()
-        graph.lint()
-        graph_module.recompile()
-    return folded
+    return _recompiled(graph_module, folded)
 
 
 def _nearest_concat(x: torch.Tensor, fh: int, fw: int) -> torch.Tensor:
