@@ -104,3 +104,15 @@ def test_sigint_mid_export_leaves_an_honest_folder(lite_run, tmp_path) -> None:
     data = assert_folder_honest(out)
     assert data["ok"] is False and data["artifacts"][0]["status"] == "ok"
     assert any(a["reason"] and a["reason"].startswith("not made") for a in data["artifacts"])
+
+
+def test_plain_graph_flag_converts_the_model_as_it_is(lite_run, tmp_path, capsys) -> None:
+    rows = {}
+    for flag in ([], ["--plain-graph"]):
+        out = tmp_path / ("plain" if flag else "mobile")
+        assert cli.main(["-q", "export", str(lite_run), "--out", str(out), "--formats", "pte", *flag]) == 0
+        (rows[bool(flag)],) = json.loads((out / "manifest.json").read_text())["artifacts"]
+    assert rows[False]["residency"]["delegate_segments"] == 1 and rows[False]["residency"]["portable_calls"] == {}
+    assert rows[True]["residency"]["delegate_segments"] > 1 and rows[True]["residency"]["portable_calls"]
+    assert any("rewrite:" in n for n in rows[False]["notes"]) and not any("rewrite:" in n for n in rows[True]["notes"])
+    assert rows[True]["parity"]["psnr_db"] >= 45 and rows[False]["parity"]["psnr_db"] >= 45

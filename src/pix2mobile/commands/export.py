@@ -21,6 +21,11 @@ with code 1. DIR/manifest.json, the contract the apps and `pix2mobile bench` rea
 every row, so after a failure or Ctrl-C every final-named file in DIR is an ok row of it. --force
 removes this export's own earlier files (those the old manifest lists) before starting.
 
+The .pte, .tflite and fp16 .mlpackage are converted from a rewritten copy of the model that keeps
+the phone runtimes on their fast paths and fp16 finite (convert/mobile_graph.py; the same
+function, exact to float round-off); each manifest row's `residency` says where its ops run.
+--plain-graph converts the model as it is.
+
 --size takes one size (`256`, `256x192`, or the old `H W`: two plain integers are one size),
 several (`256x256 512x384`) or a range (`128x128-512x512`, every multiple of the model's
 size_multiple in between; at most one, holding any other size given). The first size (a range:
@@ -110,6 +115,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nchw-tflite", action="store_true", help="keep TFLite I/O NCHW (default NHWC, as Android bitmaps)")
     p.add_argument("--no-image-io", action="store_true",
                    help="Core ML: plain multiarrays instead of ImageType inputs/outputs")
+    p.add_argument("--plain-graph", action="store_true",
+                   help="convert the model as it is, without the mobile graph rewrites (slower on phones; for "
+                        "comparing and for bisecting a converter problem)")
     p.add_argument("--force", action="store_true", help="overwrite an existing manifest and artifacts")
 
 
@@ -244,8 +252,6 @@ def export_one(args: argparse.Namespace, formats: list[str], precisions: dict[st
     """Export one loaded generator into `out`; the exit code (1 when a row failed)."""
     from pix2mobile.convert.common import ExportOptions
     from pix2mobile.convert.quantize.recipes import needs_calibration
-    from pix2mobile.pipelines.export import export_model
-
     size = args.primary_size or tuple(loaded.meta.get("training", {}).get("size_hw", (256, 256)))
     calibration = None
     plan = [(f, p) for f, ps in (precisions or {}).items() for p in ps]
@@ -262,6 +268,24 @@ def export_one(args: argparse.Namespace, formats: list[str], precisions: dict[st
     log.info("exporting %s%s (%s) at %dx%d%s to %s", loaded.spec.key,
              f" {loaded.direction}" if loaded.direction else "", loaded.source, size[0], size[1],
              f" (also {more})" if more else "", ", ".join(formats))
+    import contextlib
+
+    from pix2mobile.convert.mobile_graph import plain_graphs
+
+    with plain_graphs() if args.plain_graph else contextlib.nullcontext():
+        manifest = _export(args, loaded, size, formats, out, precisions, export_options, calibration, common)
+    print(format_table(manifest))
+    failed = [a for a in manifest.artifacts if a.status != "ok"]
+    for a in failed:
+        print(f"pix2mobile export: {a.format} {a.precision} failed: {a.reason}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _export(args: argparse.Namespace, loaded: Any, size: tuple[int, int], formats: list[str], out: Path,
+            precisions: Any, export_options: Any, calibration: Any, common: dict[str, Any]) -> Any:
+    """`export_auto` (printing what it chose) or `export_model`, as the flags say; the manifest."""
+    from pix2mobile.pipelines.export import export_model
+
     if args.auto:
         from pix2mobile.pipelines.auto import export_auto
 
@@ -270,11 +294,6 @@ def export_one(args: argparse.Namespace, formats: list[str], precisions: dict[st
                                        export_options=export_options, precisions=(precisions or {}).get(formats[0]),
                                        **common)
         print(result.describe())
-    else:
-        manifest = export_model(loaded.generator, loaded.spec, size, formats, out, precisions=precisions,
-                                export_options=export_options, **common)
-    print(format_table(manifest))
-    failed = [a for a in manifest.artifacts if a.status != "ok"]
-    for a in failed:
-        print(f"pix2mobile export: {a.format} {a.precision} failed: {a.reason}", file=sys.stderr)
-    return 1 if failed else 0
+        return manifest
+    return export_model(loaded.generator, loaded.spec, size, formats, out, precisions=precisions,
+                        export_options=export_options, **common)
