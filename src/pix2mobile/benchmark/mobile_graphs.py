@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                 if art.file is None:
                     misses.append(f"{name} {label}: no file ({art.reason})")
                     continue
-                path = artifact_path(out / "fallback" if art.precision == FALLBACK else out, art.file)
+                path = artifact_path(out / "fallback" / art.format if art.precision == FALLBACK else out, art.file)
                 opener = timed_runtimes()[art.format].open
                 assert opener is not None
                 calls[label] = opener(path, feed_for(art, spec.io, sample), order, args.threads)
@@ -183,6 +183,11 @@ def main(argv: list[str] | None = None) -> int:
                          "float_layers": art.notes[0][len("float: "):] if precision == FALLBACK else None,
                          "residency_problems": list(residency.problems()) if residency is not None else []})
         misses += _targets(name, [r for r in rows if r["model"] == name], args)
+        if args.json:          # after each model, so a later failure keeps what was measured
+            from pix2mobile.files import write_json
+
+            write_json(args.json, {"machine": _machine(args.threads), "size": args.size, "runs": args.runs,
+                                   "rows": rows, "misses": misses, "partial": True})
     _print(rows, args)
     if args.markdown:
         from pix2mobile.files import atomic_path
@@ -217,12 +222,13 @@ def _fallbacks(spec: Any, generator: Any, manifest: Any, args: argparse.Namespac
         search = choose_precision(generator, spec, args.search_size, art.format, target_psnr=30.0,
                                   calibration=builtin_calibration(spec.io, args.search_size, args.calibration_count),
                                   precisions=["int8"])
+        print(f"{spec.arch}: {art.format}: {search.describe()}", flush=True)
         if not search.keep_float:
             print(f"{spec.arch}: {art.format}: the search found no float fallback ({search.describe()})", flush=True)
             continue
         opts = ExportOptions(calibration=builtin_calibration(spec.io, args.size, args.calibration_count),
                              keep_float=tuple(search.keep_float))
-        redo = export_model(generator, spec, args.size, [art.format], out / "fallback",
+        redo = export_model(generator, spec, args.size, [art.format], out / "fallback" / art.format,
                             precisions={art.format: ["int8"]}, samples=args.samples, force=True,
                             export_options=opts).artifacts[0]
         extra.append(dataclasses.replace(redo, precision=FALLBACK,
