@@ -87,8 +87,9 @@ def test_keep_float_and_errors(float_tflite, calib, tmp_path):
     notes = quantize_tflite(float_tflite, out, "int8", CYCLE_IO, calibration=calib, keep_float=("net.11",))
     assert any("kept float: net.11" in n for n in notes)
     _, ops = _tensors(out)
-    tail = [op for op, ts in ops if op != "DEQUANTIZE"][-3:]      # pad, conv, tanh of the head stay float
-    assert tail == ["MIRROR_PAD", "CONV_2D", "TANH"]
+    # the head's conv and tanh stay float; its reflection pad is slices + concatenation (convert.mobile_graph)
+    tail = [op for op, ts in ops if op != "DEQUANTIZE"][-3:]
+    assert tail == ["CONCATENATION", "CONV_2D", "TANH"]
     head = [t["dtype"] for op, ts in ops[-3:] for t in ts]
     assert all(d == np.float32 for d in head)
     with pytest.raises(ConfigError, match="names no ops"):
