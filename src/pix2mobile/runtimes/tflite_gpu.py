@@ -336,12 +336,17 @@ def _pooling(sig: _Sig) -> None:
     _activation_supported(act)
 
 
-def _depthwise(sig: _Sig) -> None:
+def _conv_like(sig: _Sig, o: str) -> None:
+    """The checks CONV_2D and DEPTHWISE_CONV_2D share: I/O, strides, dilation, fused activation."""
     _convolution_io(sig)
-    o = "DepthwiseConv2DOptionsT"
     _strides(sig.opt(o, "strideH"), sig.opt(o, "strideW"))
     _dilation(sig.opt(o, "dilationHFactor"), sig.opt(o, "dilationWFactor"))
     _activation_supported(_activation(sig.opt(o, "fusedActivationFunction")))
+
+
+def _depthwise(sig: _Sig) -> None:
+    o = "DepthwiseConv2DOptionsT"
+    _conv_like(sig, o)
     multiplier = sig.opt(o, "depthMultiplier")
     x, w = sig.inputs[0], sig.input(1)
     bias = sig.inputs[2] if len(sig.inputs) > 2 else None
@@ -736,11 +741,7 @@ def _clamp(sig: _Sig) -> None:
 
 
 def _conv2d(sig: _Sig) -> None:
-    _convolution_io(sig)
-    o = "Conv2DOptionsT"
-    _strides(sig.opt(o, "strideH"), sig.opt(o, "strideW"))
-    _dilation(sig.opt(o, "dilationHFactor"), sig.opt(o, "dilationWFactor"))
-    _activation_supported(_activation(sig.opt(o, "fusedActivationFunction")))
+    _conv_like(sig, "Conv2DOptionsT")
 
 
 def _nothing(sig: _Sig) -> None:
