@@ -198,6 +198,24 @@ def test_matches_torch(artifact, name, kind):
     np.testing.assert_allclose(got, _torch(module, args), atol=TOL[kind], rtol=0)
 
 
+class Where(nn.Module):
+    """torch.where with a broadcast condition: the MIL `select` op (enumerated-shape BicycleGAN programs hold it)."""
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return torch.where(x.mean(dim=1, keepdim=True) > 0, x * 2.0, y - 1.0)
+
+
+@pytest.mark.parametrize("kind", ["fp32", "fp16"])
+def test_select_matches_torch(tmp_path, kind):
+    module, args = Where().eval(), (torch.randn(1, 3, 8, 8), torch.randn(1, 3, 8, 8))
+    path = _convert(module, args, tmp_path / f"where-{kind}.mlpackage", kind)
+    assert "select" in _mil_op_types(path)
+    got = _only(coreml_check.run_coreml(path, _feed(args)))
+    want = _torch(module, args)
+    np.testing.assert_allclose(got, want, atol=TOL[kind], rtol=0)
+    assert (want > 0).any() and (want < -1).any()    # both branches taken
+
+
 @pytest.mark.parametrize("kind", ["fp16", "fp16-ios15"])
 def test_fp16_program_shows_fp16_error(artifact, kind):
     """fp16 tensors are rounded through float16: the result is near torch but not fp32-exact."""

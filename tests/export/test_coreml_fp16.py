@@ -77,6 +77,31 @@ def test_fp16_overflow_fails_the_gate_and_the_rescaled_net_passes(tmp_path):
     assert reason_rewritten is None and psnr_rewritten >= 35.0, (psnr_rewritten, reason_rewritten)
 
 
+@pytest.mark.slow
+def test_fp32_islands_keep_activations_past_fp16_in_fp32(tmp_path, monkeypatch):
+    """A conv whose outputs pass 65504 (cyclegan/vgg_unet's Caffe VGG encoder reaches 8.6e6): no
+    power-of-two shift inside the norm helps, the fp16 program computes inf. The exporter keeps
+    that conv and its readers fp32 (an fp16 program with fp32 islands) and the gate passes."""
+    from pix2mobile.convert import coreml
+
+    huge = Normed(3e5).eval()
+    x = parity_inputs(CYCLE_IO, SIZE, n=1)[0][0]
+    with torch.no_grad():
+        assert huge.c1(x).abs().max() > 65504
+    islands = coreml.fp32_islands(torch.export.export(huge, (x,)).run_decompositions({}), (x,))
+    assert "conv2d" in islands and islands["conv2d"] > 65504
+    assert "conv2d_1" not in islands and "tanh" not in islands      # after the norm: fp16
+
+    psnr, reason = _gate(huge, tmp_path / "islands.mlpackage", "fp16", 35.0)
+    assert reason is None and psnr >= 35.0, (psnr, reason)
+    exported = export_mlpackage(huge, (x,), CYCLE_IO, tmp_path / "notes.mlpackage", ExportOptions(precision="fp16"))
+    assert any("kept fp32" in n and "conv2d" in n for n in exported.notes), exported.notes
+
+    monkeypatch.setattr(coreml, "fp32_islands", lambda *a, **k: {})   # all fp16, as before
+    psnr_all, reason_all = _gate(huge, tmp_path / "all16.mlpackage", "fp16", 35.0)
+    assert reason_all is not None and psnr_all < 35.0, psnr_all
+
+
 def test_half_normalize_overflows_where_fp16_squares_do():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((1, 2, 16, 16)).astype(np.float32)

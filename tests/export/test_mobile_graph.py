@@ -16,9 +16,10 @@ from torch import nn
 from pix2mobile.convert import pte as pte_export
 from pix2mobile.convert import tflite as tflite_export
 from pix2mobile.convert.mobile_graph import (MAX_SHIFT, REWRITTEN, ExplicitInstanceNorm2d, MobilePlan,
-                                             SliceReflectionPad2d, expand_as_add, fold_constants, fp16_shifts,
-                                             mobile_graph,
+                                             PhaseConv2d, SliceReflectionPad2d, TransposedUpsampleConv,
+                                             expand_as_add, fold_constants, fp16_shifts, mobile_graph,
                                              nearest_as_concat, plain_graphs)
+from pix2mobile.models.fast_style import UpsampleConvLayer
 from pix2mobile.models import MODELS
 from pix2mobile.pipelines.export import parity_inputs
 
@@ -27,6 +28,7 @@ from test_export_registry import TINY
 PAD = MobilePlan(reflection_pad=True)
 NORM = MobilePlan(instance_norm=True)
 GRAPH = MobilePlan(nearest_upsample=True, broadcast_add=True)
+CONVS = MobilePlan(upsample_conv=True, narrow_conv=True)
 
 
 def _variant(key: str):
@@ -48,7 +50,7 @@ def test_rewrites_are_exact_on_every_variant(key):
     before = {k: v.clone() for k, v in module.state_dict().items()}
     ref = _run(module, inputs)
     lo, hi = spec.io.outputs[0].range
-    for plan, exact in ((PAD, True), (GRAPH, True), (NORM, False), (pte_export.PLAN, False),
+    for plan, exact in ((PAD, True), (GRAPH, True), (NORM, False), (CONVS, False), (pte_export.PLAN, False),
                         (tflite_export.PLAN, False)):
         rewritten, _notes = mobile_graph(module, inputs[0], plan)
         assert getattr(rewritten, REWRITTEN) and rewritten is not module
@@ -59,7 +61,8 @@ def test_rewrites_are_exact_on_every_variant(key):
                 assert (got - want).abs().max().item() <= 2e-5 * (hi - lo), (key, plan)
     # the model itself: same modules, same weights, bit for bit
     assert all(torch.equal(before[k], v) for k, v in module.state_dict().items())
-    assert not any(isinstance(m, (SliceReflectionPad2d, ExplicitInstanceNorm2d)) for m in module.modules())
+    assert not any(isinstance(m, (SliceReflectionPad2d, ExplicitInstanceNorm2d, TransposedUpsampleConv, PhaseConv2d))
+                   for m in module.modules())
 
 
 def test_each_rewrite_finds_what_it_rewrites():
@@ -76,6 +79,51 @@ def test_each_rewrite_finds_what_it_rewrites():
     with plain_graphs():
         same, notes = mobile_graph(lite, inputs[0], pte_export.PLAN)
     assert same is lite and notes == []
+    # the conv rewrites: johnson's two upsampling layers and its last 9x9 to 3 channels; the
+    # CycleGAN ResNet's last 7x7; nothing in a U-Net (its last layer is a 3x3 or transposed) or the MLP
+    expected = {"fast_style/johnson": (2, 1), "fast_style/lite": (0, 1), "cyclegan/resnet_6blocks": (0, 1),
+                "cyclegan/vgg_unet": (0, 0), "bicyclegan/unet_128": (0, 0), "morph/mlp": (0, 0)}
+    for key, (upconvs, narrow) in expected.items():
+        _spec, module, inputs = _variant(key)
+        rewritten, _ = mobile_graph(module, inputs[0], CONVS)
+        assert sum(isinstance(m, UpsampleConvLayer) for m in module.modules()) >= upconvs, key
+        assert sum(isinstance(m, TransposedUpsampleConv) for m in rewritten.modules()) == upconvs, key
+        assert sum(isinstance(m, PhaseConv2d) for m in rewritten.modules()) == narrow, key
+
+
+def test_resizable_plans_drop_the_size_pinning_rewrites():
+    for plan in (pte_export.PLAN, tflite_export.PLAN):
+        loose = plan.resizable()
+        assert not (loose.reflection_pad or loose.upsample_conv or loose.narrow_conv)
+        assert loose.instance_norm == plan.instance_norm and loose.fp16_safe == plan.fp16_safe
+
+
+@pytest.mark.parametrize("size", [(8, 8), (7, 10), (1, 1)])
+def test_transposed_upsample_conv_is_upsample_reflect_conv(size):
+    torch.manual_seed(1)
+    layer = UpsampleConvLayer(5, 6, 3).double()
+    x = torch.randn(2, 5, *size, dtype=torch.float64)
+    want = layer.conv2d(F.pad(F.interpolate(x, scale_factor=2, mode="nearest"), (1, 1, 1, 1), mode="reflect"))
+    got = TransposedUpsampleConv(layer.conv2d)(x)
+    assert got.shape == want.shape == (2, 6, 2 * size[0], 2 * size[1])
+    assert (got - want).abs().max().item() < 1e-12
+    with pytest.raises(ValueError, match="3x3"):
+        TransposedUpsampleConv(nn.Conv2d(5, 6, 3, stride=2))
+
+
+@pytest.mark.parametrize("kernel,padding,out_ch,size", [(9, 0, 3, (24, 30)), (7, 3, 3, (16, 16)), (5, 2, 1, (10, 12)),
+                                                         (7, 0, 4, (13, 16)), (5, 1, 3, (9, 9))])
+def test_phase_conv_is_the_conv(kernel, padding, out_ch, size):
+    """Even outputs go through the parity conv and the one-hot interleave, odd ones the original conv."""
+    torch.manual_seed(2)
+    conv = nn.Conv2d(6, out_ch, kernel, padding=padding).double()
+    x = torch.randn(2, 6, *size, dtype=torch.float64)
+    want = conv(x)
+    got = PhaseConv2d(conv)(x)
+    assert got.shape == want.shape
+    assert (got - want).abs().max().item() < 1e-12
+    with pytest.raises(ValueError, match="stride-1"):
+        PhaseConv2d(nn.Conv2d(6, 3, 7, stride=2))
 
 
 @pytest.mark.parametrize("pad", [(1, 1, 1, 1), (4, 4, 4, 4), (3, 0, 2, 1), (0, 2, 0, 0)])

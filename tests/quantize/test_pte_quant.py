@@ -31,7 +31,9 @@ def test_int8_folds_into_xnnpack_and_keep_float_leaves_the_conv_float(cycle, cal
     quantized, notes = prepare_int8(module, calib.samples[0], calib)
     assert isinstance(quantized, QuantizedModule) and not quantized.training
     assert any("XNNPACKQuantizer" in n for n in notes)
-    assert _quantized_convs(quantized) == 4                    # 3 convs + 1 transposed conv, per-channel weights
+    # 3 convs + 1 transposed conv, per-channel weights; the last conv (to 3 channels) is the mobile graph's
+    # PhaseConv2d: a stride-2 conv and its one-hot interleave (a transposed conv), both int8
+    assert _quantized_convs(quantized) == 5
     ops = _lowered_ops(quantized, calib.samples[0])
     assert "executorch_call_delegate" in ops
     assert not [o for o in ops if "quantize" in o], "no q/dq left outside XNNPACK"

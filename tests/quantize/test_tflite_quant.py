@@ -87,9 +87,10 @@ def test_keep_float_and_errors(float_tflite, calib, tmp_path):
     notes = quantize_tflite(float_tflite, out, "int8", CYCLE_IO, calibration=calib, keep_float=("net.11",))
     assert any("kept float: net.11" in n for n in notes)
     _, ops = _tensors(out)
-    # the head's conv and tanh stay float; its reflection pad is slices + concatenation (convert.mobile_graph)
+    # the head's conv and tanh stay float; the conv to 3 channels is the mobile graph's PhaseConv2d (a
+    # stride-2 conv per output parity and a one-hot TRANSPOSE_CONV interleaving them)
     tail = [op for op, ts in ops if op != "DEQUANTIZE"][-3:]
-    assert tail == ["CONCATENATION", "CONV_2D", "TANH"]
+    assert tail == ["CONV_2D", "TRANSPOSE_CONV", "TANH"]
     head = [t["dtype"] for op, ts in ops[-3:] for t in ts]
     assert all(d == np.float32 for d in head)
     with pytest.raises(ConfigError, match="names no ops"):

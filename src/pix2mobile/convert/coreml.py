@@ -12,6 +12,15 @@ traced TorchScript module is converted instead and the notes say why.
   and Neural Engine, and johnson's first norm sees |x - mean| of 350-560 on 0..255 photos: its
   variance was inf and half its channels came out 0 (about 20 dB). fp32 programs and the
   NeuralNetwork keep the single `instance_norm` op; reflection padding stays Core ML's own pad.
+- fp32 islands in an fp16 program: where the sample photo drives a tensor past
+  `FP16_ISLAND_LIMIT` (65504 / 4), the op making it and every op reading it stay fp32
+  (`ct.transform.FP16ComputePrecision(op_selector=...)`, op names = the `torch.export` node
+  names), found by running the exported graph once in torch (`fp32_islands`). cyclegan/vgg_unet
+  needs it: its encoder is VGG19 with Caffe weights on 0..255 inputs, activations reach 8.6e6
+  and the decoder's first convs 2e7 (no power-of-two scaling fits that into fp16 without
+  changing every norm's eps); its all-fp16 program computed inf. With 54 fp32 ops it scores
+  66-73 dB. The Neural Engine computes fp16 only: such ops run on the GPU or CPU, and the notes
+  name them.
 - NeuralNetwork: fp32, iOS 13 target (iOS 14 if 13 cannot express the model).
 - Author, licence, description, version and per-input/output descriptions go into the model
   metadata; `pix2mobile.io` holds the IOSpec as JSON.
@@ -58,6 +67,35 @@ log = logging.getLogger(__name__)
 
 FP16_PLAN = MobilePlan(instance_norm=True, fp16_safe=True)
 """What an fp16 ML Program is converted from (see the module docstring)."""
+FP16_ISLAND_LIMIT = 65504.0 / 4.0
+"""A tensor whose largest |value| on the sample photo passes this is computed in fp32 (4x headroom)."""
+
+
+def fp32_islands(program: Any, example_inputs: tuple[torch.Tensor, ...],
+                 limit: float = FP16_ISLAND_LIMIT) -> dict[str, float]:
+    """Nodes of an exported program to keep fp32, with the largest |value| that put them there.
+
+    A node is kept when its own output passes `limit` on `example_inputs` or when it reads one
+    that does (an fp16 op reading it would cast it to fp16 first: inf)."""
+    peaks: dict[str, float] = {}
+
+    class Recorder(torch.fx.Interpreter):
+        def run_node(self, n: Any) -> Any:
+            out = super().run_node(n)
+            if isinstance(out, torch.Tensor) and out.is_floating_point() and out.numel():
+                peaks[n.name] = float(out.detach().abs().max())
+            return out
+
+    graph_module = program.module()
+    with torch.no_grad():
+        Recorder(graph_module).run(*example_inputs)
+    hot = {name: peak for name, peak in peaks.items() if peak > limit}
+    islands = dict(hot)
+    for node in graph_module.graph.nodes:
+        reads = [hot[a.name] for a in node.all_input_nodes if a.name in hot]
+        if reads and node.name not in islands and node.op == "call_function":
+            islands[node.name] = max(reads)
+    return islands
 
 
 def export_mlpackage(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], io: IOSpec, out_path: Path,
@@ -205,11 +243,15 @@ def _convert_model(ct: Any, wrapper: nn.Module, example_inputs: tuple[torch.Tens
     outputs = _ct_outputs(ct, io, opts.image_io, tensors_only=flexible_nn)
     errors: list[str] = []
 
-    def convert(source: Any, source_name: str) -> Any:
+    def convert(source: Any, source_name: str, islands: dict[str, float] | None = None) -> Any:
+        settings = dict(kwargs)
+        if islands:
+            settings["compute_precision"] = ct.transform.FP16ComputePrecision(
+                op_selector=lambda op: op.name not in islands)
         for target in targets:
             try:
                 model = ct.convert(source, inputs=inputs, outputs=outputs, minimum_deployment_target=target,
-                                   skip_model_load=True, **kwargs)
+                                   skip_model_load=True, **settings)
             except Exception as exc:
                 errors.append(f"{source_name}, {target.name}: {first_line(exc, 200)}")
                 continue
@@ -226,7 +268,15 @@ def _convert_model(ct: Any, wrapper: nn.Module, example_inputs: tuple[torch.Tens
                 named = with_input_names(wrapper, [s.name for s in io.inputs]).eval()
                 program = torch.export.export(named, example_inputs, dynamic_shapes=dynamic_hw(request, io))
             program = program.run_decompositions({})
-        model = convert(program, "torch.export")
+        islands = None
+        if kwargs.get("compute_precision") is ct.precision.FLOAT16:
+            islands = fp32_islands(program, example_inputs)
+        model = convert(program, "torch.export", islands)
+        if model is not None and islands:
+            top = sorted(islands, key=islands.__getitem__, reverse=True)
+            notes.append(f"fp16 with {len(islands)} op(s) kept fp32 (values past {FP16_ISLAND_LIMIT:g} on the "
+                         f"sample photo, up to {islands[top[0]]:.3g}; they run on the GPU/CPU, not the "
+                         f"Neural Engine): {', '.join(top[:6])}{', ...' if len(top) > 6 else ''}")
     except Exception as exc:
         errors.append(f"torch.export: {first_line(exc, 200)}")
     if model is None:

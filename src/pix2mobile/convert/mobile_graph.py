@@ -36,6 +36,27 @@ reshape nodes: XNNPACK's partitioner counts distinct input nodes and refuses a `
 ("only support concatenation of > 2 tensors"). TFLite keeps RESIZE_NEAREST_NEIGHBOR (XNNPACK
 and the GPU delegate run it; the reshapes would add 4 TRANSPOSEs in NHWC).
 
+Upsampling convolutions. fast_style/johnson's `UpsampleConvLayer` is nearest x2, reflection pad 1,
+3x3 conv: 9 taps on 4x the pixels. Every output pixel of one parity (row and column even/odd)
+reads the same 2x2 input pixels, so the layer is a stride-2 transposed conv with a 4x4 kernel
+(rows [k2, k1+k2, k0+k1, k0], the same for columns) over the input replicate-padded by one
+(the reflected border of the upsampled image is the input's edge row again): 16 taps per input
+pixel instead of 36, cropped by 3 at each side. XNNPACK computes a stride-2 transposed conv as
+four sub-convolutions; TFLite's GPU delegate takes TRANSPOSE_CONV. Measured on johnson at
+256x256 (2 threads, .tflite): 16.2 -> about 11 ms and 17.7 -> about 12 ms for the two layers.
+`TransposedUpsampleConv`; the weights are summed taps (float round-off).
+
+Narrow output convolutions. A stride-1 conv to 3 channels (johnson's and lite's last 9x9, the
+CycleGAN ResNet's last 7x7) fills 3 of XNNPACK's 8- or 16-wide output-channel tiles: johnson's
+took 28 ms at 256x256 for 0.5 GMAC (the 128-channel residual convs run 5x faster per MAC).
+`PhaseConv2d` computes the four output parities as one stride-2 conv with 4 x 3 outputs and a
+(k+1)x(k+1) kernel (the original kernel placed at each parity's offset, zeros elsewhere), then
+interleaves them with a stride-2 transposed conv whose 2x2 kernels are one-hot: 14 ms. The
+products and sums are the original ones, plus zeros (bit-equal on XNNPACK up to accumulation
+order); the interleave multiplies by 1 and adds zeros. An interleave written as reshapes or
+pixel_shuffle costs TFLite layout TRANSPOSEs (litert-torch keeps reshapes NCHW); the transposed
+conv stays NHWC. Only kernels >= 5 (the zero taps cost (k+1)^2/k^2) and even output sizes.
+
 Broadcasting. XNNPACK has no expand: BicycleGAN's `z[:, :, None, None].expand(...)` and the
 morph's batched matmuls (ExecuTorch decomposes matmul into expand_copy + bmm) stayed on portable
 `expand_copy` kernels between delegate segments (2 and 6 segments). `expand_as_add` writes each
@@ -52,13 +73,17 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import copy
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from pix2mobile.models.fast_style import UpsampleConvLayer
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +109,8 @@ class MobilePlan:
     nearest_upsample: nearest upsampling by integer factors as reshapes and concatenations.
     broadcast_add: `expand` (BicycleGAN's z maps, the morph's batched matmuls) as an add of zeros.
     fold_constants: ops whose inputs are all weights or buffers computed once, at export.
+    upsample_conv: fast_style's nearest x2 + 3x3 conv layers as one stride-2 transposed conv.
+    narrow_conv: stride-1 convs to <= 4 channels with kernels >= 5 as a stride-2 conv per parity.
     """
 
     reflection_pad: bool = False
@@ -92,10 +119,16 @@ class MobilePlan:
     nearest_upsample: bool = False
     broadcast_add: bool = False
     fold_constants: bool = False
+    upsample_conv: bool = False
+    narrow_conv: bool = False
 
     def __bool__(self) -> bool:
         return (self.reflection_pad or self.instance_norm or self.nearest_upsample or self.broadcast_add
-                or self.fold_constants)
+                or self.fold_constants or self.upsample_conv or self.narrow_conv)
+
+    def resizable(self) -> MobilePlan:
+        """This plan less the rewrites that pin the export size (constant slices and output shapes)."""
+        return dataclasses.replace(self, reflection_pad=False, upsample_conv=False, narrow_conv=False)
 
     @property
     def edits_graph(self) -> bool:
@@ -151,6 +184,80 @@ class ExplicitInstanceNorm2d(nn.Module):
         return y
 
 
+def _replicate_pad1(x: torch.Tensor) -> torch.Tensor:
+    """x with its edge rows and columns repeated once around it (slices and concatenation)."""
+    x = torch.cat([x[:, :, :1], x, x[:, :, -1:]], 2)
+    return torch.cat([x[:, :, :, :1], x, x[:, :, :, -1:]], 3)
+
+
+_PARITY_TAPS = ((0.0, 0.0, 1.0), (0.0, 1.0, 1.0), (1.0, 1.0, 0.0), (1.0, 0.0, 0.0))
+"""Row t of the 4-tap transposed kernel sums the 3x3 kernel's taps marked 1 (see the module docstring)."""
+
+
+class TransposedUpsampleConv(nn.Module):
+    """Nearest x2, reflection pad 1, 3x3 conv (`UpsampleConvLayer`) as one stride-2 transposed conv."""
+
+    def __init__(self, conv: nn.Conv2d):
+        super().__init__()
+        if conv.kernel_size != (3, 3) or conv.stride != (1, 1) or conv.groups != 1 or conv.padding != (0, 0):
+            raise ValueError("TransposedUpsampleConv takes a 3x3, stride-1, ungrouped, unpadded conv")
+        taps = torch.tensor(_PARITY_TAPS, dtype=torch.float64)
+        weight = torch.einsum("ay,bx,oiyx->ioab", taps, taps, conv.weight.detach().double())
+        self.weight = nn.Parameter(weight.to(conv.weight.dtype))
+        self.bias = None if conv.bias is None else nn.Parameter(conv.bias.detach().clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        y = F.conv_transpose2d(_replicate_pad1(x), self.weight, self.bias, stride=2)
+        return y[:, :, 3:3 + 2 * h, 3:3 + 2 * w]
+
+
+class PhaseConv2d(nn.Module):
+    """A stride-1 conv to few channels as a stride-2 conv computing each output parity, interleaved."""
+
+    interleave: torch.Tensor
+
+    def __init__(self, conv: nn.Conv2d):
+        super().__init__()
+        if conv.stride != (1, 1) or conv.groups != 1 or conv.dilation != (1, 1) or conv.padding_mode != "zeros":
+            raise ValueError("PhaseConv2d takes a stride-1, ungrouped, undilated, zero-padded conv")
+        out_ch, in_ch, kh, kw = conv.weight.shape
+        weight = conv.weight.new_zeros(2, 2, out_ch, in_ch, kh + 1, kw + 1)
+        interleave = conv.weight.new_zeros(2, 2, out_ch, out_ch, 2, 2)
+        eye = torch.eye(out_ch, dtype=conv.weight.dtype)
+        for a in range(2):
+            for b in range(2):
+                weight[a, b, :, :, a:a + kh, b:b + kw] = conv.weight.detach()
+                interleave[a, b, :, :, a, b] = eye
+        self.out_channels, self.kernel_size = out_ch, (kh, kw)
+        self.padding = tuple(int(p) for p in conv.padding)
+        self.weight = nn.Parameter(weight.reshape(4 * out_ch, in_ch, kh + 1, kw + 1))
+        self.bias = None if conv.bias is None else nn.Parameter(conv.bias.detach().repeat(4))
+        self.register_buffer("interleave", interleave.reshape(4 * out_ch, out_ch, 2, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        (kh, kw), (ph, pw) = self.kernel_size, self.padding
+        out_h, out_w = x.shape[-2] + 2 * ph - kh + 1, x.shape[-1] + 2 * pw - kw + 1
+        if out_h % 2 or out_w % 2:      # odd output: the original conv (its kernel is the first parity's)
+            o = self.out_channels
+            bias = None if self.bias is None else self.bias[:o]
+            return F.conv2d(x, self.weight[:o, :, :kh, :kw], bias, padding=self.padding)
+        y = F.conv2d(x, self.weight, self.bias, stride=2, padding=self.padding)
+        return F.conv_transpose2d(y, self.interleave, stride=2)
+
+
+NARROW_MAX_CHANNELS = 4
+"""Output channels up to which `PhaseConv2d` pays: XNNPACK's f32 tiles are 8 (ARM) or 16 (x86) wide."""
+NARROW_MIN_KERNEL = 5
+"""Smallest kernel for `PhaseConv2d`: its zero taps cost (k+1)^2 / k^2 (1.44x at 5, 1.78x at 3)."""
+
+
+def _is_narrow(conv: nn.Conv2d) -> bool:
+    return (conv.out_channels <= NARROW_MAX_CHANNELS and min(conv.kernel_size) >= NARROW_MIN_KERNEL
+            and conv.stride == (1, 1) and conv.groups == 1 and conv.dilation == (1, 1)
+            and conv.padding_mode == "zeros" and not isinstance(conv.padding, str))
+
+
 def _uses_instance_stats(norm: nn.InstanceNorm2d) -> bool:
     """True when the layer normalises by each image's own statistics (what the rewrite computes)."""
     return not (norm.track_running_stats and not norm.training and norm.running_mean is not None)
@@ -185,12 +292,20 @@ def swap_modules(module: nn.Module, plan: MobilePlan,
                  shifts: dict[str, tuple[int, float]] | None = None) -> tuple[nn.Module, list[str]]:
     """A deep copy of `module` with the module-level rewrites of `plan` applied, and notes."""
     out = copy.deepcopy(module)
-    pads = norms = 0
+    pads = norms = upconvs = narrow = 0
     short: list[str] = []
     for parent_name, parent in list(out.named_modules()):
         for name, child in list(parent.named_children()):
             full = f"{parent_name}.{name}" if parent_name else name
-            if plan.reflection_pad and isinstance(child, nn.ReflectionPad2d):
+            if (plan.upsample_conv and type(child) is UpsampleConvLayer and child.reflection_pad.padding == (1, 1, 1, 1)
+                    and child.conv2d.kernel_size == (3, 3) and child.conv2d.stride == (1, 1)
+                    and child.conv2d.groups == 1 and child.conv2d.padding == (0, 0)):
+                setattr(parent, name, TransposedUpsampleConv(child.conv2d))
+                upconvs += 1
+            elif plan.narrow_conv and type(child) is nn.Conv2d and _is_narrow(child):
+                setattr(parent, name, PhaseConv2d(child))
+                narrow += 1
+            elif plan.reflection_pad and isinstance(child, nn.ReflectionPad2d):
                 setattr(parent, name, SliceReflectionPad2d(child.padding))
                 pads += 1
             elif plan.instance_norm and isinstance(child, nn.InstanceNorm2d) and _uses_instance_stats(child):
@@ -200,6 +315,11 @@ def swap_modules(module: nn.Module, plan: MobilePlan,
                 if plan.fp16_safe and dev * FP16_HEADROOM * 2.0 ** -k > FP16_LIMIT:
                     short.append(f"{full} (|x - mean| {dev:.0f}, headroom {FP16_LIMIT * 2.0 ** k / dev:.1f}x)")
     notes = []
+    if upconvs:
+        notes.append(f"rewrite: {upconvs} nearest x2 + 3x3 conv layer(s) as a stride-2 transposed conv")
+    if narrow:
+        notes.append(f"rewrite: {narrow} conv(s) to <= {NARROW_MAX_CHANNELS} channels as a stride-2 conv per "
+                     "output parity + a one-hot transposed conv")
     if pads:
         notes.append(f"rewrite: {pads} ReflectionPad2d as slices + concatenation")
     if norms:

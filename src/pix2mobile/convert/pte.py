@@ -2,7 +2,9 @@
 
 Verified with `executorch.runtime.Runtime`. The fixed-size program is lowered from
 `mobile_graph.mobile_graph(module, PLAN)`: reflection padding as slices, InstanceNorm written out,
-nearest upsampling as concatenations, so every op of the registry's generators lands in one
+nearest upsampling as concatenations (and, for speed, johnson's upsample + 3x3 conv layers as
+stride-2 transposed convs, a last conv to 3 channels as a stride-2 conv per output parity: johnson
+153 -> 105 ms at 256x256), so every op of the registry's generators lands in one
 XNNPACK delegate segment (lowered as they are, a fast_style/lite program had 31 segments and
 239 portable-kernel calls, and ran slower than eager PyTorch; see `mobile_graph`). Ops XNNPACK
 still does not take stay on the portable CPU kernels; the notes list them so a slow artifact can
@@ -37,7 +39,7 @@ from pix2mobile.runtimes.common import as_outputs, first_line, require
 log = logging.getLogger(__name__)
 
 PLAN = MobilePlan(reflection_pad=True, instance_norm=True, nearest_upsample=True, broadcast_add=True,
-                  fold_constants=True)
+                  fold_constants=True, upsample_conv=True, narrow_conv=True)
 """fp32 XNNPACK on a phone CPU: no fp16 scaling needed."""
 
 

@@ -78,7 +78,7 @@ def as_value(val: Any) -> Any:
 
 def unsupported(op_type: str) -> VerificationError:
     return VerificationError(f"ML Program op '{op_type}' is not supported by pix2mobile's Core ML evaluator, so the "
-                             f"model cannot be verified: add it to OPS in pix2mobile/export/_mil_ops.py")
+                             f"model cannot be verified: add it to OPS in pix2mobile/runtimes/coreml_eval/_mil_ops.py")
 
 
 def check_supported(op_types: Iterable[str]) -> None:
@@ -343,5 +343,8 @@ OPS: dict[str, Callable[[Args], Any]] = {
     "space_to_depth": lambda a: K.space_to_depth(a["x"], int(a["block_size"]), False),
     "gather": _gather, "shape": lambda a: np.asarray(a["x"].shape, np.int32),
     "fill": lambda a: np.full(a.ints("shape"), a.num("value", 0.0), F32),
+    # select(cond, a, b): elementwise a where cond else b, broadcasting (what an enumerated-shape program
+    # holds where torch's graph branched on a size: BicycleGAN's z map at 256 and 512)
+    "select": lambda a: np.where(a["cond"], a["a"], a["b"]),
     **LAYER_OPS,
 }
