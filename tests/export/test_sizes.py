@@ -294,3 +294,25 @@ def test_manifests_without_sizes_still_read_and_new_ones_round_trip() -> None:
     assert again == new
     with pytest.raises(ConfigError, match="psnr_db_by_size"):
         Parity.from_json({"psnr_db_by_size": [1, 2]})
+
+
+@pytest.mark.slow
+def test_bicyclegan_fp16_ml_program_runs_at_both_enumerated_sizes(tmp_path) -> None:
+    """BicycleGAN's z map under enumerated shapes is shape arithmetic (gathered dims concatenated, a
+    `select`): the evaluator runs it at both sizes, and both match eager (lightly trained, fp16)."""
+    from pix2mobile.convert.common import ExportOptions
+    from pix2mobile.convert.coreml import export_mlpackage
+    from pix2mobile.runtimes.coreml_eval.evaluator import CoreMLModel
+
+    spec = get_variant("bicyclegan", "unet_128")
+    torch.manual_seed(0)
+    module = lightly_train(spec.exportable(spec.create(ngf=8).eval(), (128, 128)), spec.io, 128, steps=4).eval()
+    path = tmp_path / "bicycle.mlpackage"
+    exported = export_mlpackage(module, parity_inputs(spec.io, (128, 128), n=1)[0], spec.io, path,
+                                ExportOptions(precision="fp16", sizes=SizeRequest(sizes=((128, 128), (256, 256)))))
+    assert any("enumerated" in n and "256x256" in n for n in exported.notes), exported.notes
+    ops = {op.type for block in CoreMLModel(path).spec.mlProgram.functions["main"].block_specializations.values()
+           for op in block.operations}
+    assert {"concat", "gather"} <= ops, ops
+    for size in ((128, 128), (256, 256)):
+        assert _psnr_at("mlpackage", path, spec.io, module, size) >= 35.0, size

@@ -233,6 +233,8 @@ def _squeeze(a: Args) -> np.ndarray:
 
 def _concat(a: Args) -> np.ndarray:
     values, axis = a["values"], int(a["axis"])
+    if any(np.ndim(v) == 0 for v in values):    # shape arithmetic: scalars (gather of one dim) concatenate as 1-D
+        values = [np.atleast_1d(v) for v in values]
     if not bool(a.get("interleave", False)):
         return np.concatenate(values, axis=axis)
     axis %= values[0].ndim
