@@ -12,7 +12,7 @@
   of 231 ops; written out on NHWC it needs none), scaled for fp16 (LiteRT's GPU delegate computes
   in fp16). Nearest upsampling stays RESIZE_NEAREST_NEIGHBOR. johnson's upsample + 3x3 conv
   layers become one TRANSPOSE_CONV each and a last conv to 3 channels a stride-2 conv per output
-  parity (johnson at 256x256: 153 -> 113 ms, 1.23x -> 1.55x eager). A file asked to take several
+  parity (johnson at 256x256: 153 -> 110 ms, 1.23x -> 1.60x eager). A file asked to take several
   sizes keeps MIRROR_PAD and the plain convs (`MobilePlan.resizable`): constant slices and
   TRANSPOSE_CONV output shapes would pin them to the export size.
 - litert-torch prints a rich progress tree to the console unless LITERT_TORCH_SHOW_PROGRESS
