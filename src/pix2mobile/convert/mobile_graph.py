@@ -52,8 +52,8 @@ took 28 ms at 256x256 for 0.5 GMAC (the 128-channel residual convs run 5x faster
 `PhaseConv2d` computes the four output parities as one stride-2 conv with 4 x 3 outputs and a
 (k+1)x(k+1) kernel (the original kernel placed at each parity's offset, zeros elsewhere), then
 interleaves them with a stride-2 transposed conv whose 2x2 kernels are one-hot: 14 ms. The
-products and sums are the original ones, plus zeros (bit-equal on XNNPACK up to accumulation
-order); the interleave multiplies by 1 and adds zeros. An interleave written as reshapes or
+products are the original ones plus products with zero, summed in another order (float
+round-off); the interleave multiplies by 1 and adds zeros (exact). An interleave written as reshapes or
 pixel_shuffle costs TFLite layout TRANSPOSEs (litert-torch keeps reshapes NCHW); the transposed
 conv stays NHWC. Only kernels >= 5 (the zero taps cost (k+1)^2/k^2) and even output sizes.
 
@@ -197,9 +197,13 @@ _PARITY_TAPS = ((0.0, 0.0, 1.0), (0.0, 1.0, 1.0), (1.0, 1.0, 0.0), (1.0, 0.0, 0.
 class TransposedUpsampleConv(nn.Module):
     """Nearest x2, reflection pad 1, 3x3 conv (`UpsampleConvLayer`) as one stride-2 transposed conv."""
 
+    @staticmethod
+    def accepts(conv: nn.Conv2d) -> bool:
+        return conv.kernel_size == (3, 3) and conv.stride == (1, 1) and conv.groups == 1 and conv.padding == (0, 0)
+
     def __init__(self, conv: nn.Conv2d):
         super().__init__()
-        if conv.kernel_size != (3, 3) or conv.stride != (1, 1) or conv.groups != 1 or conv.padding != (0, 0):
+        if not self.accepts(conv):
             raise ValueError("TransposedUpsampleConv takes a 3x3, stride-1, ungrouped, unpadded conv")
         taps = torch.tensor(_PARITY_TAPS, dtype=torch.float64)
         weight = torch.einsum("ay,bx,oiyx->ioab", taps, taps, conv.weight.detach().double())
@@ -217,9 +221,14 @@ class PhaseConv2d(nn.Module):
 
     interleave: torch.Tensor
 
+    @staticmethod
+    def accepts(conv: nn.Conv2d) -> bool:
+        return (conv.stride == (1, 1) and conv.groups == 1 and conv.dilation == (1, 1)
+                and conv.padding_mode == "zeros" and not isinstance(conv.padding, str))
+
     def __init__(self, conv: nn.Conv2d):
         super().__init__()
-        if conv.stride != (1, 1) or conv.groups != 1 or conv.dilation != (1, 1) or conv.padding_mode != "zeros":
+        if not self.accepts(conv):
             raise ValueError("PhaseConv2d takes a stride-1, ungrouped, undilated, zero-padded conv")
         out_ch, in_ch, kh, kw = conv.weight.shape
         weight = conv.weight.new_zeros(2, 2, out_ch, in_ch, kh + 1, kw + 1)
@@ -254,8 +263,7 @@ NARROW_MIN_KERNEL = 5
 
 def _is_narrow(conv: nn.Conv2d) -> bool:
     return (conv.out_channels <= NARROW_MAX_CHANNELS and min(conv.kernel_size) >= NARROW_MIN_KERNEL
-            and conv.stride == (1, 1) and conv.groups == 1 and conv.dilation == (1, 1)
-            and conv.padding_mode == "zeros" and not isinstance(conv.padding, str))
+            and PhaseConv2d.accepts(conv))
 
 
 def _uses_instance_stats(norm: nn.InstanceNorm2d) -> bool:
@@ -298,8 +306,7 @@ def swap_modules(module: nn.Module, plan: MobilePlan,
         for name, child in list(parent.named_children()):
             full = f"{parent_name}.{name}" if parent_name else name
             if (plan.upsample_conv and type(child) is UpsampleConvLayer and child.reflection_pad.padding == (1, 1, 1, 1)
-                    and child.conv2d.kernel_size == (3, 3) and child.conv2d.stride == (1, 1)
-                    and child.conv2d.groups == 1 and child.conv2d.padding == (0, 0)):
+                    and TransposedUpsampleConv.accepts(child.conv2d)):
                 setattr(parent, name, TransposedUpsampleConv(child.conv2d))
                 upconvs += 1
             elif plan.narrow_conv and type(child) is nn.Conv2d and _is_narrow(child):
